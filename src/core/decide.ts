@@ -1,0 +1,160 @@
+/**
+ * decide(command, state, time) → the event body to append, or a refusal. Pure: the time is the
+ * commit time the store chose under the lock, and every body still goes through the job
+ * machine (evolve) before it is written.
+ */
+import { RefusedError } from '../errors.js';
+import { newJobId } from '../ids.js';
+import type { EventBody } from '../ledger/line.js';
+import type { JobSpec } from '../schema/types.generated.js';
+import { validateJobSpec } from '../schema/validate.js';
+import { toTsUtc } from '../time.js';
+import type { Command } from './commands.js';
+import { specDigest, stateOf, type PlaneState } from './plane-state.js';
+
+export type Decision =
+  | { readonly kind: 'append'; readonly body: EventBody }
+  | { readonly kind: 'exists'; readonly job_id: string; readonly seq: number };
+
+/** Existing jobs are compared by the canonical JSON of their spec (SPEC §3 duplicate rule). */
+export function decide(command: Command, state: PlaneState, tsMs: number): Decision {
+  switch (command.type) {
+    case 'enqueue':
+      return decideEnqueue(command.spec, state, tsMs);
+    case 'claim': {
+      const ctx = jobContext(state, command.job_id);
+      return append({
+        event: 'claim',
+        job_id: command.job_id,
+        worker_id: command.worker_id,
+        attempt: ctx.attempt + 1,
+        lease_expires_unix: leaseExpiry(tsMs, command.lease_sec),
+        worker_slots: command.worker_slots,
+      });
+    }
+    case 'start':
+      return append({
+        event: 'start',
+        job_id: command.job_id,
+        worker_id: command.worker_id,
+        attempt: command.attempt,
+        run_header_sha256: command.run_header_sha256,
+      });
+    case 'heartbeat':
+      return append({
+        event: 'heartbeat',
+        job_id: command.job_id,
+        worker_id: command.worker_id,
+        attempt: command.attempt,
+        lease_expires_unix: leaseExpiry(tsMs, command.lease_sec),
+      });
+    case 'tool_call':
+      return append({
+        event: 'tool_call',
+        job_id: command.job_id,
+        worker_id: command.worker_id,
+        attempt: command.attempt,
+        tool: command.tool,
+        args_sha256: command.args_sha256,
+        requested_by: command.requested_by,
+        needs: command.needs,
+      });
+    case 'complete':
+      return append({
+        event: 'complete',
+        job_id: command.job_id,
+        worker_id: command.worker_id,
+        attempt: command.attempt,
+        result: command.result,
+        usage: command.usage,
+        ...(command.evidence ? { evidence: command.evidence } : {}),
+      });
+    case 'fail':
+      return append({
+        event: 'fail',
+        job_id: command.job_id,
+        worker_id: command.worker_id,
+        attempt: command.attempt,
+        error: command.error,
+        usage: command.usage,
+        ...(command.evidence ? { evidence: command.evidence } : {}),
+      });
+    case 'expire': {
+      const ctx = jobContext(state, command.job_id);
+      if (!ctx.lease) {
+        throw new RefusedError(
+          'E_ILLEGAL_TRANSITION',
+          `expire is not accepted for job ${command.job_id}: it holds no lease (state ${stateOf(state.jobs.get(command.job_id)!)})`,
+          command.job_id,
+          stateOf(state.jobs.get(command.job_id)!),
+        );
+      }
+      return append({
+        event: 'expire',
+        job_id: command.job_id,
+        attempt: ctx.attempt,
+        worker_id: ctx.lease.worker_id,
+        lease_expires_unix: ctx.lease.expires_unix,
+        ...(command.reaper ? { reaper: command.reaper } : {}),
+      });
+    }
+    case 'retry': {
+      const ctx = jobContext(state, command.job_id);
+      return append({
+        event: 'retry',
+        job_id: command.job_id,
+        attempt: ctx.attempt + 1,
+        not_before_unix: leaseExpiry(tsMs, command.backoff_sec),
+        by: command.by,
+      });
+    }
+    case 'cancel':
+      jobContext(state, command.job_id);
+      return append({ event: 'cancel', job_id: command.job_id, reason: command.reason });
+  }
+}
+
+const append = (body: EventBody): Decision => ({ kind: 'append', body });
+
+/** Seconds with millisecond precision, so the value survives JSON and float comparison exactly. */
+function leaseExpiry(tsMs: number, seconds: number): number {
+  return Math.round(tsMs + seconds * 1000) / 1000;
+}
+
+function jobContext(state: PlaneState, jobId: string) {
+  const snap = state.jobs.get(jobId);
+  if (!snap) throw new RefusedError('E_UNKNOWN_JOB', `no job ${jobId} in this plane`, jobId);
+  return snap.context;
+}
+
+/**
+ * Validates and completes a spec (job_id and created_at_utc when absent). A repeat of an
+ * existing id is idempotent only when the spec is byte-identical in canonical form; a
+ * submission without created_at_utc is compared without it, so re-running the same file is a
+ * no-op. A finished job is never re-queued by an enqueue (SPEC §9).
+ */
+function decideEnqueue(spec: unknown, state: PlaneState, tsMs: number): Decision {
+  const submitted = validateJobSpec(spec);
+  const job: JobSpec = {
+    ...submitted,
+    job_id: submitted.job_id ?? newJobId(tsMs),
+    created_at_utc: submitted.created_at_utc ?? toTsUtc(tsMs),
+  };
+  const jobId = job.job_id as string;
+  const existing = state.jobs.get(jobId);
+  if (existing) {
+    const ctx = existing.context;
+    const sameCreated = submitted.created_at_utc === undefined || submitted.created_at_utc === ctx.created_at_utc;
+    if (sameCreated && specDigest({ ...submitted, job_id: jobId }) === ctx.spec_sha256) {
+      return { kind: 'exists', job_id: jobId, seq: existing.context.enqueued_seq };
+    }
+    throw new RefusedError(
+      'E_JOB_EXISTS',
+      `job ${jobId} already exists in state ${stateOf(existing)} with a different spec; ` +
+        'choose another job_id, or omit job_id to have one generated',
+      jobId,
+      stateOf(existing),
+    );
+  }
+  return append({ event: 'enqueue', job_id: jobId, job });
+}

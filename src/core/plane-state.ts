@@ -1,0 +1,132 @@
+/**
+ * The state of a whole plane: every job's machine snapshot plus the chain position. It changes
+ * only through `evolve`, which runs the event through the job machine; replay and the write path
+ * both use it, so they cannot disagree.
+ */
+import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { firstFailingGuard } from '../../machines/job.guards.js';
+import { jobMachine } from '../../machines/job.machine.js';
+import type { JobContext, JobMachineEvent, JobStateValue } from '../../machines/job.types.js';
+import { canonicalJson, sha256Hex, ZERO_HASH } from '../canonical.js';
+import type { JobSpec, LedgerEvent } from '../schema/types.generated.js';
+import { parseTsUtc } from '../time.js';
+
+export type JobSnapshot = SnapshotFrom<typeof jobMachine>;
+
+export interface Refusal {
+  readonly code: string;
+  readonly message: string;
+  readonly jobState?: JobStateValue;
+}
+
+const LEASED: ReadonlySet<JobStateValue> = new Set(['claimed', 'running']);
+
+export class PlaneState {
+  readonly jobs = new Map<string, JobSnapshot>();
+  /** worker_id → jobs it holds a lease on (claimed or running), for invariant 6. */
+  private readonly leasesByWorker = new Map<string, Set<string>>();
+  lastSeq = 0;
+  lastHash = ZERO_HASH;
+  lastTsMs = 0;
+
+  job(jobId: string): JobSnapshot | undefined {
+    return this.jobs.get(jobId);
+  }
+
+  /** Slots of the jobs `workerId` holds a live (unexpired at `tsMs`) lease on. */
+  heldSlots(workerId: string, tsMs: number): number {
+    let slots = 0;
+    for (const id of this.leasesByWorker.get(workerId) ?? []) {
+      const ctx = this.jobs.get(id)?.context;
+      if (ctx?.lease && ctx.lease.expires_unix * 1000 > tsMs) slots += ctx.budgets.max_concurrency_slots;
+    }
+    return slots;
+  }
+
+  /** Replaces a job's snapshot (or removes it), keeping the lease index in step. */
+  setJob(jobId: string, snap: JobSnapshot | undefined): void {
+    const before = this.jobs.get(jobId)?.context.lease?.worker_id;
+    if (snap) this.jobs.set(jobId, snap);
+    else this.jobs.delete(jobId);
+    const after = snap && LEASED.has(snap.value as JobStateValue) ? snap.context.lease?.worker_id : undefined;
+    if (before === after) return;
+    if (before !== undefined) {
+      const set = this.leasesByWorker.get(before);
+      set?.delete(jobId);
+      if (set?.size === 0) this.leasesByWorker.delete(before);
+    }
+    if (after !== undefined) {
+      let set = this.leasesByWorker.get(after);
+      if (!set) this.leasesByWorker.set(after, (set = new Set()));
+      set.add(jobId);
+    }
+  }
+}
+
+/** SHA-256 of a spec's canonical JSON without created_at_utc (see JobContext.spec_sha256). */
+export function specDigest(spec: JobSpec): string {
+  return sha256Hex(canonicalJson({ ...spec, created_at_utc: undefined }));
+}
+
+export function stateOf(snap: JobSnapshot): JobStateValue {
+  return snap.value as JobStateValue;
+}
+
+/** Builds a snapshot from a persisted (value, context) pair, e.g. from a checkpoint. */
+export function restoreJobSnapshot(value: JobStateValue, context: JobContext): JobSnapshot {
+  return jobMachine.resolveState({ value, context });
+}
+
+/**
+ * Applies one sealed event to `state` if the job machine accepts it; otherwise leaves `state`
+ * untouched and says why. Chain position (seq/prev/hash) is the store's check, not this one's.
+ */
+export function evolve(state: PlaneState, ev: LedgerEvent): Refusal | undefined {
+  const tsMs = parseTsUtc(ev.ts_utc);
+  if (!(tsMs >= state.lastTsMs)) {
+    return { code: 'E_TS_BACKWARDS', message: `ts_utc ${ev.ts_utc} is before the previous event's time` };
+  }
+  const prev = state.jobs.get(ev.job_id);
+  let next: JobSnapshot;
+  if (ev.event === 'enqueue') {
+    if (prev) {
+      return {
+        code: 'E_JOB_EXISTS',
+        message: `job ${ev.job_id} already exists (state ${stateOf(prev)})`,
+        jobState: stateOf(prev),
+      };
+    }
+    if (ev.job.job_id !== ev.job_id) return { code: 'E_JOB_ID_MISMATCH', message: 'job.job_id differs from job_id' };
+    [next] = initialTransition(jobMachine, { ev, spec_sha256: specDigest(ev.job) });
+  } else {
+    if (!prev) return { code: 'E_UNKNOWN_JOB', message: `no job ${ev.job_id} in this ledger` };
+    const mev = {
+      type: ev.event,
+      ev,
+      ts_ms: tsMs,
+      held_slots: ev.event === 'claim' ? state.heldSlots(ev.worker_id, tsMs) : 0,
+    } as JobMachineEvent;
+    [next] = transition(jobMachine, prev, mev);
+    if (next === prev) return explainRefusal(prev, mev);
+  }
+  state.setJob(ev.job_id, next);
+  state.lastSeq = ev.seq;
+  state.lastHash = ev.hash;
+  state.lastTsMs = tsMs;
+  return undefined;
+}
+
+function explainRefusal(snap: JobSnapshot, mev: JobMachineEvent): Refusal {
+  const jobState = stateOf(snap);
+  const accepts = jobMachine.root.states[jobState]?.on?.[mev.type] !== undefined;
+  const failing = accepts ? firstFailingGuard(snap.context, mev) : undefined;
+  if (failing) return { code: failing.code, message: `${mev.type} refused: ${failing.message}`, jobState };
+  if (accepts && mev.type === 'cancel') {
+    return { code: 'E_ATTEMPTS_EXHAUSTED', message: `job ${snap.context.job_id} is ${jobState} for good`, jobState };
+  }
+  return {
+    code: 'E_ILLEGAL_TRANSITION',
+    message: `${mev.type} is not accepted for job ${snap.context.job_id} in state ${jobState}`,
+    jobState,
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * Errors are values with stable codes. Every error execplane reports to a user is an
+ * ExecplaneError whose `code` is documented in docs/cli.md and whose message says what to do.
+ * `exitCode` is what the CLI exits with: 2 for usage or invalid input, 1 for a refusal or a
+ * finding (a corrupt ledger is a finding about the file, not a usage mistake).
+ */
+export type ExitCode = 1 | 2;
+
+export class ExecplaneError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly exitCode: ExitCode,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flags, a missing file, malformed JSON, a spec that does not match its schema. */
+export class UsageError extends ExecplaneError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, 2, options);
+  }
+}
+
+/** A spec or event that fails its JSON Schema; `problems` holds one line per violation. */
+export class SchemaError extends ExecplaneError {
+  constructor(
+    readonly problems: readonly string[],
+    what: string,
+  ) {
+    super('E_SCHEMA', `${what} is invalid:\n${problems.map((p) => `  ${p}`).join('\n')}`, 2);
+  }
+}
+
+/** A command the job machine does not accept in the job's current state. Nothing was appended. */
+export class RefusedError extends ExecplaneError {
+  constructor(
+    code: string,
+    message: string,
+    readonly jobId?: string,
+    readonly jobState?: string,
+  ) {
+    super(code, message, 1);
+  }
+}
+
+/** The ledger cannot be trusted past `line`; writers refuse to append, readers stop there. */
+export class LedgerCorruptError extends ExecplaneError {
+  constructor(
+    readonly line: number,
+    readonly reason: string,
+    file: string,
+  ) {
+    super(
+      'E_LEDGER_CORRUPT',
+      `${file}: line ${line}: ${reason}. The ledger is corrupt from this line on; nothing was written. ` +
+        'Run `execplane audit` for the full list of findings and restore the file from a copy.',
+      1,
+    );
+  }
+}
+
+/** A line would exceed the 64 KiB maximum; large outputs belong in evidence files. */
+export class LineTooLargeError extends ExecplaneError {
+  constructor(bytes: number, max: number) {
+    super(
+      'E_LINE_TOO_LARGE',
+      `an event of ${bytes} bytes exceeds the ${max}-byte line limit; put large data in evidence files and record their SHA-256`,
+      2,
+    );
+  }
+}
+
+export function isExecplaneError(e: unknown): e is ExecplaneError {
+  return e instanceof ExecplaneError;
+}

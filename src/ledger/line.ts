@@ -1,0 +1,58 @@
+/**
+ * Ledger format v1, one line (SPEC §2): the canonical JSON of an event, `\n`-terminated, whose
+ * `hash` is the SHA-256 of the canonical JSON of the event without `hash`, and whose `prev` is
+ * the previous line's `hash`.
+ */
+import { canonicalJson, sha256Hex } from '../canonical.js';
+import { LineTooLargeError } from '../errors.js';
+import type { LedgerEvent } from '../schema/types.generated.js';
+
+export const LEDGER_VERSION = 1;
+/** No line may exceed this many bytes (including its `\n`): outputs belong in evidence files. */
+export const MAX_LINE_BYTES = 64 * 1024;
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** An event as a command decides it: the store adds `v`, `seq`, `ts_utc`, `prev` and `hash`. */
+export type EventBody = DistributiveOmit<LedgerEvent, 'v' | 'seq' | 'ts_utc' | 'prev' | 'hash'>;
+
+export interface SealedLine {
+  readonly event: LedgerEvent;
+  /** The line's text including its trailing `\n`. */
+  readonly text: string;
+}
+
+/** Stamps a body with its position in the chain and computes its hash. */
+export function sealEvent(body: EventBody, seq: number, tsUtc: string, prev: string): SealedLine {
+  const unhashed = { ...body, v: LEDGER_VERSION, seq, ts_utc: tsUtc, prev };
+  const hash = sha256Hex(canonicalJson(unhashed));
+  const event = { ...unhashed, hash } as LedgerEvent;
+  const text = canonicalJson(event) + '\n';
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_LINE_BYTES) throw new LineTooLargeError(bytes, MAX_LINE_BYTES);
+  return { event, text };
+}
+
+/**
+ * Why a complete line cannot be part of the chain at this position, or undefined when it can.
+ * Checks what every reader must: JSON object, version, contiguous seq, prev link, and the hash
+ * over the line's own bytes. (A canonical line minus `,"hash":"…"` is the canonical JSON of the
+ * event without hash, because "event" sorts before "hash" in every event.) Whether the line is
+ * canonical and matches its schema is for `audit` and the schema check of the fold.
+ */
+export function chainProblem(
+  text: string,
+  parsed: unknown,
+  expectedSeq: number,
+  expectedPrev: string,
+): string | undefined {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not a JSON object';
+  const ev = parsed as Partial<Record<keyof LedgerEvent, unknown>>;
+  if (ev.v !== LEDGER_VERSION) return `unknown format version ${JSON.stringify(ev.v)} (expected 1)`;
+  if (ev.seq !== expectedSeq) return `seq ${JSON.stringify(ev.seq)} where ${expectedSeq} was expected`;
+  if (ev.prev !== expectedPrev) return `prev does not match the hash of the line before`;
+  if (typeof ev.hash !== 'string') return 'missing hash';
+  const body = text.replace(`,"hash":"${ev.hash}"`, '');
+  if (body === text || sha256Hex(body) !== ev.hash) return 'hash does not match the line';
+  return undefined;
+}

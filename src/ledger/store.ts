@@ -1,0 +1,220 @@
+/**
+ * The file ledger store: `jobs.jsonl` and the PlaneState folded from it.
+ *
+ * Guarantees (SPEC §2), each relied on elsewhere:
+ *   S1. Every append runs under the plane's exclusive lock, after catching up on lines other
+ *       processes appended, so commands are decided against the current state.
+ *   S2. A batch is all-or-nothing: every event is sealed, schema-checked and accepted by the job
+ *       machine before one write; a refusal leaves the file byte-identical and the state as it was.
+ *   S3. `fdatasync` before an append is reported: an acknowledged event survives a crash.
+ *   S4. A torn tail (bytes after the last `\n`) is reported by readers and, under the lock, moved
+ *       to `jobs.jsonl.torn-<offset>` before the file is truncated back — never silently dropped.
+ *   S5. Any complete line that fails parse, seq, prev, hash, schema or the machine is corruption:
+ *       reading stops there naming the line, and nothing is ever appended after it.
+ *   S6. Catching up costs O(new lines): the store remembers the offset it has folded up to.
+ */
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { basename } from 'node:path';
+import { LedgerCorruptError, RefusedError } from '../errors.js';
+import { evolve, PlaneState, type JobSnapshot } from '../core/plane-state.js';
+import type { LedgerEvent } from '../schema/types.generated.js';
+import { eventSchemaProblems } from '../schema/validate.js';
+import { systemClock, toTsUtc, type Clock } from '../time.js';
+import { chainProblem, sealEvent, type EventBody } from './line.js';
+import { AppendLock } from './lock.js';
+import type { PlanePaths } from './paths.js';
+import { scanLines, type TornTail } from './scan.js';
+
+export interface TornTailMoved {
+  readonly path: string;
+  readonly bytes: number;
+}
+
+export interface CommitReport<T> {
+  readonly value: T;
+  readonly events: readonly LedgerEvent[];
+  readonly tornTailMoved: TornTailMoved | null;
+}
+
+/** Seals one body into the batch being decided; throws RefusedError if the machine refuses it. */
+export type Sealer = (body: EventBody) => LedgerEvent;
+
+export interface FoldPosition {
+  /** Bytes of complete lines folded. */
+  offset: number;
+  /** Complete lines folded (the 1-based number of the last one). */
+  lines: number;
+}
+
+export class LedgerStore {
+  readonly state: PlaneState;
+  readonly position: FoldPosition;
+  /** The partial last line seen by the latest read, if any. */
+  torn: TornTail | null = null;
+  private readonly lock: AppendLock;
+  private writeFd: number | undefined;
+  private readFd: number | undefined;
+
+  constructor(
+    readonly ledgerPath: string,
+    readonly paths: PlanePaths | undefined,
+    private readonly clock: Clock = systemClock,
+    start?: { state: PlaneState; position: FoldPosition },
+  ) {
+    this.state = start?.state ?? new PlaneState();
+    this.position = start?.position ?? { offset: 0, lines: 0 };
+    this.lock = new AppendLock(paths?.lock ?? `${ledgerPath}.lock`);
+  }
+
+  /**
+   * Folds complete lines appended since the last call (no lock needed: readers see a prefix of
+   * complete lines). Stops after `untilSeq` when given. Throws LedgerCorruptError.
+   */
+  catchUp(untilSeq = Infinity, onEvent?: (ev: LedgerEvent, line: number) => void): void {
+    const fd = this.writeFd ?? this.openRead();
+    if (fd === undefined) return;
+    const size = fstatSync(fd).size;
+    if (size < this.position.offset) {
+      throw new LedgerCorruptError(this.position.lines, 'the file is shorter than what was already read from it', this.name);
+    }
+    if (this.state.lastSeq >= untilSeq) return;
+    const { torn, stoppedEarly } = scanLines(fd, this.position.offset, (line) => {
+      const lineNo = this.position.lines + 1;
+      const ev = this.verifyLine(line.text, lineNo);
+      const refusal = evolve(this.state, ev);
+      if (refusal) throw new LedgerCorruptError(lineNo, `illegal transition (${refusal.code}): ${refusal.message}`, this.name);
+      this.position.offset = line.end;
+      this.position.lines = lineNo;
+      onEvent?.(ev, lineNo);
+      return ev.seq < untilSeq;
+    });
+    this.torn = stoppedEarly ? null : torn;
+  }
+
+  /**
+   * S1–S4: under the lock, catch up, move a torn tail aside, let `decideBatch` seal events at
+   * one commit time, then write them with one write and one fdatasync.
+   */
+  async commit<T>(decideBatch: (tsMs: number, seal: Sealer) => T): Promise<CommitReport<T>> {
+    if (!this.paths) throw new Error('this ledger was opened read-only (--ledger); writes need --home');
+    const paths = this.paths;
+    return this.lock.with(() => {
+      const fd = this.openWrite(paths);
+      this.catchUp();
+      const tornTailMoved = this.torn ? this.moveTornTailAside(fd, this.torn) : null;
+      const tsMs = Math.max(this.clock.nowMs(), this.state.lastTsMs);
+      const tsUtc = toTsUtc(tsMs);
+      const undo = new Map<string, JobSnapshot | undefined>();
+      const chain = { seq: this.state.lastSeq, hash: this.state.lastHash, ts: this.state.lastTsMs };
+      const events: LedgerEvent[] = [];
+      const texts: string[] = [];
+      const rollback = () => {
+        for (const [id, snap] of undo) this.state.setJob(id, snap);
+        this.state.lastSeq = chain.seq;
+        this.state.lastHash = chain.hash;
+        this.state.lastTsMs = chain.ts;
+      };
+      const seal: Sealer = (body) => {
+        const { event, text } = sealEvent(body, this.state.lastSeq + 1, tsUtc, this.state.lastHash);
+        const problems = eventSchemaProblems(event);
+        if (problems.length) {
+          throw new RefusedError('E_EVENT_SCHEMA', `${body.event} event is invalid: ${problems.join('; ')}`, body.job_id);
+        }
+        if (!undo.has(body.job_id)) undo.set(body.job_id, this.state.jobs.get(body.job_id));
+        const refusal = evolve(this.state, event);
+        if (refusal) throw new RefusedError(refusal.code, refusal.message, body.job_id, refusal.jobState);
+        events.push(event);
+        texts.push(text);
+        return event;
+      };
+      let value: T;
+      try {
+        value = decideBatch(tsMs, seal);
+        if (texts.length > 0) {
+          const buf = Buffer.from(texts.join(''));
+          try {
+            writeAll(fd, buf);
+            fdatasyncSync(fd);
+          } catch (err) {
+            // Our own unacknowledged partial write: take it back so the file ends on a line.
+            ftruncateSync(fd, this.position.offset);
+            throw err;
+          }
+          this.position.offset += buf.length;
+          this.position.lines += texts.length;
+        }
+      } catch (err) {
+        rollback();
+        throw err;
+      }
+      return { value, events, tornTailMoved };
+    });
+  }
+
+  close(): void {
+    for (const fd of [this.writeFd, this.readFd]) if (fd !== undefined) closeSync(fd);
+    this.writeFd = this.readFd = undefined;
+    this.lock.close();
+  }
+
+  private get name(): string {
+    return basename(this.ledgerPath);
+  }
+
+  private verifyLine(text: string, lineNo: number): LedgerEvent {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new LedgerCorruptError(lineNo, 'not valid JSON', this.name);
+    }
+    const problem = chainProblem(text, parsed, this.state.lastSeq + 1, this.state.lastHash);
+    if (problem) throw new LedgerCorruptError(lineNo, problem, this.name);
+    const schema = eventSchemaProblems(parsed);
+    if (schema.length) throw new LedgerCorruptError(lineNo, `does not match its schema: ${schema.join('; ')}`, this.name);
+    return parsed as LedgerEvent;
+  }
+
+  private moveTornTailAside(fd: number, torn: TornTail): TornTailMoved {
+    const bytes = Buffer.alloc(torn.bytes);
+    readSync(fd, bytes, 0, torn.bytes, torn.offset);
+    let path = `${this.ledgerPath}.torn-${torn.offset}`;
+    for (let n = 2; existsSync(path); n++) path = `${this.ledgerPath}.torn-${torn.offset}-${n}`;
+    writeFileSync(path, bytes, { flush: true });
+    ftruncateSync(fd, torn.offset);
+    fdatasyncSync(fd);
+    this.torn = null;
+    return { path, bytes: torn.bytes };
+  }
+
+  private openRead(): number | undefined {
+    if (this.readFd === undefined) {
+      if (!existsSync(this.ledgerPath)) return undefined;
+      this.readFd = openSync(this.ledgerPath, 'r');
+    }
+    return this.readFd;
+  }
+
+  private openWrite(paths: PlanePaths): number {
+    if (this.writeFd === undefined) {
+      mkdirSync(paths.home, { recursive: true });
+      this.writeFd = openSync(this.ledgerPath, 'a+');
+    }
+    return this.writeFd;
+  }
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+}
