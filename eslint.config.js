@@ -3,7 +3,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'src/schema/types.generated.ts', '.execplane/**'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'src/schema/types.generated.ts', '.execplane/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -18,6 +18,7 @@ export async function generateTypes() {
     format: false,
     $refOptions: { resolve: { http: false } },
   });
-  const config = (await prettier.resolveConfig(fileURLToPath(new URL('../src/schema/x.ts', import.meta.url)))) ?? {};
+  const config =
+    (await prettier.resolveConfig(fileURLToPath(new URL('../src/schema/x.ts', import.meta.url)))) ?? {};
   return prettier.format(ts, { ...config, parser: 'typescript' });
 }

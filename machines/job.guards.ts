@@ -30,7 +30,8 @@ interface GuardRule {
 }
 
 const attemptOf = (e: JobMachineEvent): number | undefined => ('attempt' in e.ev ? e.ev.attempt : undefined);
-const workerOf = (e: JobMachineEvent): string | undefined => ('worker_id' in e.ev ? e.ev.worker_id : undefined);
+const workerOf = (e: JobMachineEvent): string | undefined =>
+  'worker_id' in e.ev ? e.ev.worker_id : undefined;
 const leaseExpiryOf = (e: JobMachineEvent): number | undefined =>
   'lease_expires_unix' in e.ev ? e.ev.lease_expires_unix : undefined;
 const usageOf = (e: JobMachineEvent) =>
@@ -100,7 +101,8 @@ export const guardRules = {
   isRecordedLease: {
     code: 'E_LEASE_MISMATCH',
     check: (c, e) => c.lease !== null && c.lease.expires_unix === leaseExpiryOf(e),
-    explain: (c, e) => `lease_expires_unix ${leaseExpiryOf(e)} is not the lease on record (${c.lease?.expires_unix})`,
+    explain: (c, e) =>
+      `lease_expires_unix ${leaseExpiryOf(e)} is not the lease on record (${c.lease?.expires_unix})`,
   },
   toolCallsLeft: {
     code: 'E_BUDGET_TOOL_CALLS',
@@ -138,7 +140,8 @@ export const guardRules = {
   wallTimeWithinBudget: {
     code: 'E_BUDGET_WALL_TIME',
     check: (c, e) =>
-      c.started_at_ms === null || e.ts_ms - c.started_at_ms <= c.budgets.max_wall_time_sec * 1000 + WALL_TIME_GRACE_MS,
+      c.started_at_ms === null ||
+      e.ts_ms - c.started_at_ms <= c.budgets.max_wall_time_sec * 1000 + WALL_TIME_GRACE_MS,
     explain: (c) =>
       `the attempt ran past max_wall_time_sec ${c.budgets.max_wall_time_sec} (+${WALL_TIME_GRACE_MS} ms grace)`,
   },

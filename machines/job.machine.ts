@@ -150,7 +150,11 @@ export const jobMachine = setup({
         heartbeat: { guard: all(guardsByEvent.heartbeat), actions: 'recordHeartbeat' },
         fail: { guard: all(guardsByEvent.fail), target: 'failed', actions: 'recordFail' },
         expire: [
-          { guard: all([...guardsByEvent.expire, 'attemptsLeft']), target: 'expired', actions: 'recordExpire' },
+          {
+            guard: all([...guardsByEvent.expire, 'attemptsLeft']),
+            target: 'expired',
+            actions: 'recordExpire',
+          },
           { guard: all(guardsByEvent.expire), target: 'failed', actions: 'recordExhausted' },
         ],
         cancel: { target: 'cancelled', actions: 'recordCancel' },
@@ -163,7 +167,11 @@ export const jobMachine = setup({
         complete: { guard: all(guardsByEvent.complete), target: 'complete', actions: 'recordComplete' },
         fail: { guard: all(guardsByEvent.fail), target: 'failed', actions: 'recordFail' },
         expire: [
-          { guard: all([...guardsByEvent.expire, 'attemptsLeft']), target: 'expired', actions: 'recordExpire' },
+          {
+            guard: all([...guardsByEvent.expire, 'attemptsLeft']),
+            target: 'expired',
+            actions: 'recordExpire',
+          },
           { guard: all(guardsByEvent.expire), target: 'failed', actions: 'recordExhausted' },
         ],
         cancel: { target: 'cancelled', actions: 'recordCancel' },

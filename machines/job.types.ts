@@ -16,7 +16,8 @@ import type {
   Usage,
 } from '../src/schema/types.generated.js';
 
-export type JobStateValue = 'queued' | 'claimed' | 'running' | 'complete' | 'failed' | 'expired' | 'cancelled';
+export type JobStateValue =
+  'queued' | 'claimed' | 'running' | 'complete' | 'failed' | 'expired' | 'cancelled';
 
 export const JOB_STATES: readonly JobStateValue[] = [
   'queued',

@@ -10,7 +10,7 @@ import { planePaths, type PlanePaths } from './ledger/paths.js';
 import { LedgerStore, type TornTailMoved } from './ledger/store.js';
 import { buildReport, type ReplayReport } from './replay/report.js';
 import type { LedgerEvent } from './schema/types.generated.js';
-import { systemClock, type Clock } from './time.js';
+import type { Clock } from './time.js';
 
 /** A process that folded at least this many lines past the checkpoint writes a new one. */
 export const CHECKPOINT_INTERVAL_LINES = 10_000;
@@ -21,6 +21,8 @@ export interface OpenOptions {
   readonly useCheckpoint?: boolean;
   /** Fold only up to this seq (time travel); such a plane is read-only. */
   readonly atSeq?: number;
+  /** Called for each event the initial fold applies, after it is applied. */
+  readonly onEvent?: (ev: LedgerEvent, line: number, state: PlaneState) => void;
 }
 
 export interface SubmitResult {
@@ -45,18 +47,23 @@ export class Plane {
     const useCheckpoint = options.useCheckpoint ?? true;
     const loaded = useCheckpoint ? loadCheckpoint(paths.checkpoint, paths.ledger) : undefined;
     const usable = loaded?.ok && (options.atSeq === undefined || loaded.state.lastSeq <= options.atSeq);
-    const store = new LedgerStore(paths.ledger, options.atSeq === undefined ? paths : undefined, options.clock, usable ? loaded : undefined);
+    const store = new LedgerStore(
+      paths.ledger,
+      options.atSeq === undefined ? paths : undefined,
+      options.clock,
+      usable ? loaded : undefined,
+    );
     const plane = new Plane(store, paths);
     if (loaded && !loaded.ok) plane.checkpointRejected = loaded.reason;
     plane.linesAtCheckpoint = store.position.lines;
-    store.catchUp(options.atSeq);
+    store.catchUp(options.atSeq, options.onEvent && ((ev, line) => options.onEvent!(ev, line, store.state)));
     return plane;
   }
 
   /** Opens a ledger file read-only, without a home (for `--ledger FILE`). */
-  static openLedgerFile(path: string, options: Pick<OpenOptions, 'atSeq'> = {}): Plane {
+  static openLedgerFile(path: string, options: Pick<OpenOptions, 'atSeq' | 'onEvent'> = {}): Plane {
     const store = new LedgerStore(path, undefined);
-    store.catchUp(options.atSeq);
+    store.catchUp(options.atSeq, options.onEvent && ((ev, line) => options.onEvent!(ev, line, store.state)));
     return new Plane(store, undefined);
   }
 
@@ -77,7 +84,8 @@ export class Plane {
     const { value, events, tornTailMoved } = await this.store.commit((tsMs, seal) =>
       commands.map((command): CommandOutcome => {
         const d = decide(command, this.state, tsMs);
-        if (d.kind === 'exists') return { command: command.type, job_id: d.job_id, status: 'exists', seq: d.seq };
+        if (d.kind === 'exists')
+          return { command: command.type, job_id: d.job_id, status: 'exists', seq: d.seq };
         const ev = seal(d.body);
         return { command: command.type, job_id: ev.job_id, status: 'appended', seq: ev.seq };
       }),
@@ -92,7 +100,8 @@ export class Plane {
   /** Writes checkpoint.json if enough lines were folded since the last one (or `force`). */
   maybeCheckpoint(force = false): boolean {
     if (!this.paths || this.store.torn) return false;
-    if (!force && this.store.position.lines - this.linesAtCheckpoint < CHECKPOINT_INTERVAL_LINES) return false;
+    if (!force && this.store.position.lines - this.linesAtCheckpoint < CHECKPOINT_INTERVAL_LINES)
+      return false;
     writeCheckpoint(this.paths.checkpoint, this.state, this.store.position);
     this.linesAtCheckpoint = this.store.position.lines;
     return true;

@@ -2,7 +2,13 @@
  * Commands: what callers ask the plane to do. `decide` turns each into at most one event body,
  * which must then pass the job machine (evolve) before it can be appended.
  */
-import type { CompleteEvent, ErrorInfo, EvidenceFile, ToolCallEvent, Usage } from '../schema/types.generated.js';
+import type {
+  CompleteEvent,
+  ErrorInfo,
+  EvidenceFile,
+  ToolCallEvent,
+  Usage,
+} from '../schema/types.generated.js';
 
 interface Fenced {
   readonly job_id: string;

@@ -144,7 +144,8 @@ function decideEnqueue(spec: unknown, state: PlaneState, tsMs: number): Decision
   const existing = state.jobs.get(jobId);
   if (existing) {
     const ctx = existing.context;
-    const sameCreated = submitted.created_at_utc === undefined || submitted.created_at_utc === ctx.created_at_utc;
+    const sameCreated =
+      submitted.created_at_utc === undefined || submitted.created_at_utc === ctx.created_at_utc;
     if (sameCreated && specDigest({ ...submitted, job_id: jobId }) === ctx.spec_sha256) {
       return { kind: 'exists', job_id: jobId, seq: existing.context.enqueued_seq };
     }

@@ -96,7 +96,8 @@ export function evolve(state: PlaneState, ev: LedgerEvent): Refusal | undefined 
         jobState: stateOf(prev),
       };
     }
-    if (ev.job.job_id !== ev.job_id) return { code: 'E_JOB_ID_MISMATCH', message: 'job.job_id differs from job_id' };
+    if (ev.job.job_id !== ev.job_id)
+      return { code: 'E_JOB_ID_MISMATCH', message: 'job.job_id differs from job_id' };
     [next] = initialTransition(jobMachine, { ev, spec_sha256: specDigest(ev.job) });
   } else {
     if (!prev) return { code: 'E_UNKNOWN_JOB', message: `no job ${ev.job_id} in this ledger` };
@@ -122,7 +123,11 @@ function explainRefusal(snap: JobSnapshot, mev: JobMachineEvent): Refusal {
   const failing = accepts ? firstFailingGuard(snap.context, mev) : undefined;
   if (failing) return { code: failing.code, message: `${mev.type} refused: ${failing.message}`, jobState };
   if (accepts && mev.type === 'cancel') {
-    return { code: 'E_ATTEMPTS_EXHAUSTED', message: `job ${snap.context.job_id} is ${jobState} for good`, jobState };
+    return {
+      code: 'E_ATTEMPTS_EXHAUSTED',
+      message: `job ${snap.context.job_id} is ${jobState} for good`,
+      jobState,
+    };
   }
   return {
     code: 'E_ILLEGAL_TRANSITION',

@@ -61,7 +61,10 @@ export function loadCheckpoint(path: string, ledgerPath: string): LoadedCheckpoi
   }
   const anchor = lineEndingAt(ledgerPath, header.offset);
   if (header.offset > 0 && (!anchor || anchor.seq !== header.seq || anchor.hash !== header.hash)) {
-    return { ok: false, reason: `the ledger has no line with seq ${header.seq} and the checkpoint's hash at its offset` };
+    return {
+      ok: false,
+      reason: `the ledger has no line with seq ${header.seq} and the checkpoint's hash at its offset`,
+    };
   }
   const state = new PlaneState();
   for (const [id, value, context] of JSON.parse(body) as [string, JobStateValue, JobContext][]) {

@@ -86,14 +86,23 @@ export class LedgerStore {
     if (fd === undefined) return;
     const size = fstatSync(fd).size;
     if (size < this.position.offset) {
-      throw new LedgerCorruptError(this.position.lines, 'the file is shorter than what was already read from it', this.name);
+      throw new LedgerCorruptError(
+        this.position.lines,
+        'the file is shorter than what was already read from it',
+        this.name,
+      );
     }
     if (this.state.lastSeq >= untilSeq) return;
     const { torn, stoppedEarly } = scanLines(fd, this.position.offset, (line) => {
       const lineNo = this.position.lines + 1;
       const ev = this.verifyLine(line.text, lineNo);
       const refusal = evolve(this.state, ev);
-      if (refusal) throw new LedgerCorruptError(lineNo, `illegal transition (${refusal.code}): ${refusal.message}`, this.name);
+      if (refusal)
+        throw new LedgerCorruptError(
+          lineNo,
+          `illegal transition (${refusal.code}): ${refusal.message}`,
+          this.name,
+        );
       this.position.offset = line.end;
       this.position.lines = lineNo;
       onEvent?.(ev, lineNo);
@@ -109,8 +118,9 @@ export class LedgerStore {
   async commit<T>(decideBatch: (tsMs: number, seal: Sealer) => T): Promise<CommitReport<T>> {
     if (!this.paths) throw new Error('this ledger was opened read-only (--ledger); writes need --home');
     const paths = this.paths;
+    mkdirSync(paths.home, { recursive: true });
     return this.lock.with(() => {
-      const fd = this.openWrite(paths);
+      const fd = this.openWrite();
       this.catchUp();
       const tornTailMoved = this.torn ? this.moveTornTailAside(fd, this.torn) : null;
       const tsMs = Math.max(this.clock.nowMs(), this.state.lastTsMs);
@@ -129,7 +139,11 @@ export class LedgerStore {
         const { event, text } = sealEvent(body, this.state.lastSeq + 1, tsUtc, this.state.lastHash);
         const problems = eventSchemaProblems(event);
         if (problems.length) {
-          throw new RefusedError('E_EVENT_SCHEMA', `${body.event} event is invalid: ${problems.join('; ')}`, body.job_id);
+          throw new RefusedError(
+            'E_EVENT_SCHEMA',
+            `${body.event} event is invalid: ${problems.join('; ')}`,
+            body.job_id,
+          );
         }
         if (!undo.has(body.job_id)) undo.set(body.job_id, this.state.jobs.get(body.job_id));
         const refusal = evolve(this.state, event);
@@ -182,7 +196,8 @@ export class LedgerStore {
     const problem = chainProblem(text, parsed, this.state.lastSeq + 1, this.state.lastHash);
     if (problem) throw new LedgerCorruptError(lineNo, problem, this.name);
     const schema = eventSchemaProblems(parsed);
-    if (schema.length) throw new LedgerCorruptError(lineNo, `does not match its schema: ${schema.join('; ')}`, this.name);
+    if (schema.length)
+      throw new LedgerCorruptError(lineNo, `does not match its schema: ${schema.join('; ')}`, this.name);
     return parsed as LedgerEvent;
   }
 
@@ -206,9 +221,8 @@ export class LedgerStore {
     return this.readFd;
   }
 
-  private openWrite(paths: PlanePaths): number {
+  private openWrite(): number {
     if (this.writeFd === undefined) {
-      mkdirSync(paths.home, { recursive: true });
       this.writeFd = openSync(this.ledgerPath, 'a+');
     }
     return this.writeFd;
@@ -216,5 +230,5 @@ export class LedgerStore {
 }
 
 function writeAll(fd: number, buf: Buffer): void {
-  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+  for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
 }

@@ -1,0 +1,33 @@
+import type { Command as Program } from 'commander';
+import { openPlane } from '../../plane.js';
+import { homeOption, jsonOption } from '../options.js';
+import { printJson, printLines, warn } from '../output.js';
+
+export function register(program: Program): void {
+  program
+    .command('cancel')
+    .description('cancel a job that has not completed (a running job is aborted at its next heartbeat)')
+    .argument('<job_id>')
+    .addOption(homeOption())
+    .option('--reason <text>', 'why, recorded in the ledger', 'cancelled by operator')
+    .addOption(jsonOption())
+    .addHelpText(
+      'after',
+      `\nExamples:\n  execplane cancel job-01jd8x7q2m4k5n6p7r8s9t0v1w --reason "superseded"`,
+    )
+    .action(async (jobId: string, opts: { home: string; reason: string; json?: boolean }) => {
+      const plane = openPlane(opts.home);
+      try {
+        const { outcomes, tornTailMoved } = await plane.submit([
+          { type: 'cancel', job_id: jobId, reason: opts.reason },
+        ]);
+        if (tornTailMoved)
+          warn(`a torn tail of ${tornTailMoved.bytes} byte(s) was moved aside to ${tornTailMoved.path}`);
+        const row = { job_id: jobId, seq: outcomes[0]!.seq, status: 'cancelled' };
+        if (opts.json) printJson(row);
+        else printLines(`${jobId}\tcancelled\tseq ${row.seq}`);
+      } finally {
+        plane.close();
+      }
+    });
+}

@@ -1,0 +1,52 @@
+/**
+ * The `execplane` command line. Each command lives in commands/<name>.ts and registers itself
+ * here; errors of any kind end as one line on stderr and a documented exit code (output.ts).
+ */
+import { Command, CommanderError } from 'commander';
+import * as cancel from './commands/cancel.js';
+import * as enqueue from './commands/enqueue.js';
+import * as machine from './commands/machine.js';
+import * as replay from './commands/replay.js';
+import * as show from './commands/show.js';
+import { VERSION } from '../version.js';
+import { EXIT_OK, EXIT_USAGE, reportError } from './output.js';
+
+const COMMANDS = [enqueue, replay, show, cancel, machine];
+
+export function buildProgram(): Command {
+  const program = new Command('execplane')
+    .description('a local execution plane: durable jobs on an auditable, event-sourced ledger')
+    .version(VERSION)
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 ok; 1 refused, findings or a corrupt ledger; 2 usage or invalid input.
+Docs: docs/cli.md`,
+    );
+  for (const c of COMMANDS) c.register(program);
+  const strict = (cmd: Command) => {
+    cmd.exitOverride().allowExcessArguments(false);
+    cmd.configureOutput({
+      outputError: (str, write) =>
+        write(`execplane: ${str.replace(/^error: /, 'E_USAGE: ').trimEnd()} (see --help)\n`),
+    });
+    cmd.commands.forEach(strict);
+  };
+  strict(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv as string[]);
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
+        ? EXIT_OK
+        : EXIT_USAGE;
+    }
+    return reportError(err);
+  }
+}

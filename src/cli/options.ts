@@ -1,0 +1,31 @@
+import { InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_HOME } from '../ledger/paths.js';
+import { UsageError } from '../errors.js';
+
+/** `--home DIR`, on every command. */
+export const homeOption = () =>
+  new Option('--home <dir>', 'the plane directory').env('EXECPLANE_HOME').default(DEFAULT_HOME);
+
+/** `--ledger FILE`, for read commands: read this ledger file instead of <home>/jobs.jsonl. */
+export const ledgerOption = () =>
+  new Option('--ledger <file>', 'read this ledger file instead of <home>/jobs.jsonl');
+
+export const jsonOption = () => new Option('--json', 'print one JSON object');
+
+export function parsePositiveInt(name: string) {
+  return (value: string): number => {
+    if (!/^[0-9]+$/.test(value) || Number(value) < 1) {
+      throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
+    }
+    return Number(value);
+  };
+}
+
+export function refuseTogether(opts: object, a: string, b: string): void {
+  const o = opts as Record<string, unknown>;
+  if (o[a] !== undefined && o[b] !== undefined) {
+    throw new UsageError('E_USAGE', `--${flag(a)} and --${flag(b)} cannot be used together`);
+  }
+}
+
+const flag = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
