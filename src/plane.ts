@@ -2,14 +2,19 @@
  * openPlane(home): the library API the CLI and the worker share. A Plane is a ledger store plus
  * the state folded from it; `submit` decides commands under the lock and appends their events.
  */
+import type { JobContext } from '../machines/job.types.js';
+import { pickClaims } from './core/claim-order.js';
 import type { Command, CommandOutcome } from './core/commands.js';
+import { reapCommands, type RetryPolicy } from './core/reap.js';
+import { ExecplaneError, LedgerCorruptError, RefusedError } from './errors.js';
+import type { EventBody } from './ledger/line.js';
 import { decide } from './core/decide.js';
 import type { PlaneState } from './core/plane-state.js';
 import { loadCheckpoint, writeCheckpoint } from './ledger/checkpoint.js';
 import { planePaths, type PlanePaths } from './ledger/paths.js';
 import { LedgerStore, type TornTailMoved } from './ledger/store.js';
 import { buildReport, type ReplayReport } from './replay/report.js';
-import type { LedgerEvent } from './schema/types.generated.js';
+import type { ClaimEvent, JobSpec, LedgerEvent } from './schema/types.generated.js';
 import type { Clock } from './time.js';
 
 /** A process that folded at least this many lines past the checkpoint writes a new one. */
@@ -24,6 +29,23 @@ export interface OpenOptions {
   /** Called for each event the initial fold applies, after it is applied. */
   readonly onEvent?: (ev: LedgerEvent, line: number, state: PlaneState) => void;
 }
+
+export type EachResult =
+  | { readonly ok: true; readonly outcome: CommandOutcome; readonly event?: LedgerEvent }
+  | { readonly ok: false; readonly error: ExecplaneError };
+
+export interface ClaimRequest {
+  readonly worker_id: string;
+  readonly worker_slots: number;
+  readonly lease_sec: number;
+  /** At most this many jobs in this claim. */
+  readonly max_jobs: number;
+  /** Jobs this worker can run (e.g. it cannot enforce allow_network: false); default all. */
+  readonly canRun?: (job: JobContext) => boolean;
+}
+
+/** A job spec as stored in its enqueue event: job_id and created_at_utc are always set. */
+export type StoredJob = JobSpec & { readonly job_id: string; readonly created_at_utc: string };
 
 export interface SubmitResult {
   readonly outcomes: readonly CommandOutcome[];
@@ -91,6 +113,76 @@ export class Plane {
       }),
     );
     return { outcomes: value, events, tornTailMoved };
+  }
+
+  /**
+   * Like submit, but each command stands alone: refused ones report their error and append
+   * nothing, accepted ones share one group commit (how a worker coalesces its slots' events).
+   */
+  async submitEach(
+    commands: readonly Command[],
+  ): Promise<{ results: EachResult[]; tornTailMoved: TornTailMoved | null }> {
+    const { value, tornTailMoved } = await this.store.commit((tsMs, seal) =>
+      commands.map((command): EachResult => {
+        try {
+          const d = decide(command, this.state, tsMs);
+          if (d.kind === 'exists') {
+            return {
+              ok: true,
+              outcome: { command: command.type, job_id: d.job_id, status: 'exists', seq: d.seq },
+            };
+          }
+          const ev = seal(d.body);
+          return {
+            ok: true,
+            outcome: { command: command.type, job_id: ev.job_id, status: 'appended', seq: ev.seq },
+            event: ev,
+          };
+        } catch (err) {
+          if (err instanceof ExecplaneError) return { ok: false, error: err };
+          throw err;
+        }
+      }),
+    );
+    return { results: value, tornTailMoved };
+  }
+
+  /**
+   * Claims, in one commit, the best queued jobs that fit the worker's free slots (claim-order.ts),
+   * chosen under the lock against the current state so concurrent workers never collide.
+   */
+  async claimNext(request: ClaimRequest): Promise<ClaimEvent[]> {
+    const { value } = await this.store.commit((tsMs, seal) => {
+      const free = request.worker_slots - this.state.heldSlots(request.worker_id, tsMs);
+      const { worker_id, worker_slots, lease_sec } = request;
+      return pickClaims(this.state, tsMs, free, request.max_jobs, request.canRun).map((job_id) => {
+        const d = decide({ type: 'claim', job_id, worker_id, worker_slots, lease_sec }, this.state, tsMs);
+        return seal((d as { body: EventBody }).body) as ClaimEvent;
+      });
+    });
+    return value;
+  }
+
+  /** One reaper pass under the lock: expire lapsed leases, retry what may run again (reap.ts). */
+  async reap(policy: RetryPolicy, reaper: string): Promise<LedgerEvent[]> {
+    const { events } = await this.store.commit((tsMs, seal) => {
+      for (const command of reapCommands(this.state, tsMs, policy, reaper)) {
+        const d = decide(command, this.state, tsMs);
+        if (d.kind === 'append') seal(d.body);
+      }
+    });
+    return [...events];
+  }
+
+  /** The full spec of a job, read from its enqueue line. */
+  jobSpec(jobId: string): StoredJob {
+    const offset = this.state.enqueueOffsets.get(jobId);
+    if (offset === undefined) throw new RefusedError('E_UNKNOWN_JOB', `no job ${jobId} in this plane`, jobId);
+    const ev = this.store.readEventAt(offset);
+    if (ev.event !== 'enqueue' || ev.job_id !== jobId) {
+      throw new LedgerCorruptError(0, `the enqueue line of ${jobId} is not at byte ${offset}`, 'jobs.jsonl');
+    }
+    return ev.job as StoredJob;
   }
 
   report(): ReplayReport {

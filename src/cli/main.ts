@@ -5,13 +5,16 @@
 import { Command, CommanderError } from 'commander';
 import * as cancel from './commands/cancel.js';
 import * as enqueue from './commands/enqueue.js';
+import * as killSwitch from './commands/kill-switch.js';
 import * as machine from './commands/machine.js';
+import * as reap from './commands/reap.js';
 import * as replay from './commands/replay.js';
 import * as show from './commands/show.js';
+import * as work from './commands/work.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE, reportError } from './output.js';
 
-const COMMANDS = [enqueue, replay, show, cancel, machine];
+const COMMANDS = [enqueue, replay, show, cancel, work, reap, killSwitch, machine];
 
 export function buildProgram(): Command {
   const program = new Command('execplane')

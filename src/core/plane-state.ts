@@ -6,7 +6,12 @@
 import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import { firstFailingGuard } from '../../machines/job.guards.js';
 import { jobMachine } from '../../machines/job.machine.js';
-import type { JobContext, JobMachineEvent, JobStateValue } from '../../machines/job.types.js';
+import {
+  JOB_STATES,
+  type JobContext,
+  type JobMachineEvent,
+  type JobStateValue,
+} from '../../machines/job.types.js';
 import { canonicalJson, sha256Hex, ZERO_HASH } from '../canonical.js';
 import type { JobSpec, LedgerEvent } from '../schema/types.generated.js';
 import { parseTsUtc } from '../time.js';
@@ -25,6 +30,12 @@ export class PlaneState {
   readonly jobs = new Map<string, JobSnapshot>();
   /** worker_id → jobs it holds a lease on (claimed or running), for invariant 6. */
   private readonly leasesByWorker = new Map<string, Set<string>>();
+  /** state → its jobs, so the claimer and the reaper look at candidates only, not at history. */
+  private readonly byState = new Map<JobStateValue, Set<string>>(
+    JOB_STATES.map((s) => [s, new Set<string>()]),
+  );
+  /** job_id → byte offset of its enqueue line, so a worker can read the full spec in O(1). */
+  readonly enqueueOffsets = new Map<string, number>();
   lastSeq = 0;
   lastHash = ZERO_HASH;
   lastTsMs = 0;
@@ -33,21 +44,36 @@ export class PlaneState {
     return this.jobs.get(jobId);
   }
 
-  /** Slots of the jobs `workerId` holds a live (unexpired at `tsMs`) lease on. */
+  /**
+   * Slots of the jobs `workerId` holds a live lease on at `tsMs`. Live up to and including the
+   * expiry instant, as for fencing (the holder may still write then), so a worker is never
+   * over its slots even at that instant.
+   */
   heldSlots(workerId: string, tsMs: number): number {
     let slots = 0;
     for (const id of this.leasesByWorker.get(workerId) ?? []) {
       const ctx = this.jobs.get(id)?.context;
-      if (ctx?.lease && ctx.lease.expires_unix * 1000 > tsMs) slots += ctx.budgets.max_concurrency_slots;
+      if (ctx?.lease && ctx.lease.expires_unix * 1000 >= tsMs) slots += ctx.budgets.max_concurrency_slots;
     }
     return slots;
   }
 
-  /** Replaces a job's snapshot (or removes it), keeping the lease index in step. */
+  /** Ids of the jobs now in `state` (live view: do not mutate). */
+  inState(state: JobStateValue): ReadonlySet<string> {
+    return this.byState.get(state)!;
+  }
+
+  /** Replaces a job's snapshot (or removes it), keeping the indexes in step. */
   setJob(jobId: string, snap: JobSnapshot | undefined): void {
-    const before = this.jobs.get(jobId)?.context.lease?.worker_id;
-    if (snap) this.jobs.set(jobId, snap);
-    else this.jobs.delete(jobId);
+    const old = this.jobs.get(jobId);
+    const before = old?.context.lease?.worker_id;
+    if (old) this.byState.get(stateOf(old))!.delete(jobId);
+    if (snap) {
+      this.jobs.set(jobId, snap);
+      this.byState.get(stateOf(snap))!.add(jobId);
+    } else {
+      this.jobs.delete(jobId);
+    }
     const after = snap && LEASED.has(snap.value as JobStateValue) ? snap.context.lease?.worker_id : undefined;
     if (before === after) return;
     if (before !== undefined) {

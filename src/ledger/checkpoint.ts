@@ -26,7 +26,9 @@ interface CheckpointHeader {
 }
 
 export function writeCheckpoint(path: string, state: PlaneState, position: FoldPosition): void {
-  const body = JSON.stringify([...state.jobs].map(([id, snap]) => [id, snap.value, snap.context]));
+  const body = JSON.stringify(
+    [...state.jobs].map(([id, snap]) => [id, snap.value, snap.context, state.enqueueOffsets.get(id) ?? -1]),
+  );
   const header: CheckpointHeader = {
     v: 1,
     seq: state.lastSeq,
@@ -67,8 +69,14 @@ export function loadCheckpoint(path: string, ledgerPath: string): LoadedCheckpoi
     };
   }
   const state = new PlaneState();
-  for (const [id, value, context] of JSON.parse(body) as [string, JobStateValue, JobContext][]) {
+  for (const [id, value, context, offset] of JSON.parse(body) as [
+    string,
+    JobStateValue,
+    JobContext,
+    number,
+  ][]) {
     state.setJob(id, restoreJobSnapshot(value, context));
+    state.enqueueOffsets.set(id, offset);
   }
   state.lastSeq = header.seq;
   state.lastHash = header.hash;

@@ -31,7 +31,7 @@ import { evolve, PlaneState, type JobSnapshot } from '../core/plane-state.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
 import { eventSchemaProblems } from '../schema/validate.js';
 import { systemClock, toTsUtc, type Clock } from '../time.js';
-import { chainProblem, sealEvent, type EventBody } from './line.js';
+import { chainProblem, MAX_LINE_BYTES, sealEvent, type EventBody } from './line.js';
 import { AppendLock } from './lock.js';
 import type { PlanePaths } from './paths.js';
 import { scanLines, type TornTail } from './scan.js';
@@ -97,6 +97,7 @@ export class LedgerStore {
       const lineNo = this.position.lines + 1;
       const ev = this.verifyLine(line.text, lineNo);
       const refusal = evolve(this.state, ev);
+      if (!refusal && ev.event === 'enqueue') this.state.enqueueOffsets.set(ev.job_id, line.start);
       if (refusal)
         throw new LedgerCorruptError(
           lineNo,
@@ -129,8 +130,12 @@ export class LedgerStore {
       const chain = { seq: this.state.lastSeq, hash: this.state.lastHash, ts: this.state.lastTsMs };
       const events: LedgerEvent[] = [];
       const texts: string[] = [];
+      let batchBytes = 0;
       const rollback = () => {
-        for (const [id, snap] of undo) this.state.setJob(id, snap);
+        for (const [id, snap] of undo) {
+          this.state.setJob(id, snap);
+          if (!snap) this.state.enqueueOffsets.delete(id);
+        }
         this.state.lastSeq = chain.seq;
         this.state.lastHash = chain.hash;
         this.state.lastTsMs = chain.ts;
@@ -148,8 +153,11 @@ export class LedgerStore {
         if (!undo.has(body.job_id)) undo.set(body.job_id, this.state.jobs.get(body.job_id));
         const refusal = evolve(this.state, event);
         if (refusal) throw new RefusedError(refusal.code, refusal.message, body.job_id, refusal.jobState);
+        if (event.event === 'enqueue')
+          this.state.enqueueOffsets.set(event.job_id, this.position.offset + batchBytes);
         events.push(event);
         texts.push(text);
+        batchBytes += Buffer.byteLength(text);
         return event;
       };
       let value: T;
@@ -174,6 +182,17 @@ export class LedgerStore {
       }
       return { value, events, tornTailMoved };
     });
+  }
+
+  /** The event on the complete line that starts at `offset` (e.g. a job's enqueue line). */
+  readEventAt(offset: number): LedgerEvent {
+    const fd = this.writeFd ?? this.openRead();
+    if (fd === undefined) throw new Error(`${this.name} does not exist`);
+    const buf = Buffer.alloc(MAX_LINE_BYTES);
+    const n = readSync(fd, buf, 0, buf.length, offset);
+    const nl = buf.subarray(0, n).indexOf(10);
+    if (nl < 0) throw new LedgerCorruptError(0, `no complete line at byte offset ${offset}`, this.name);
+    return JSON.parse(buf.toString('utf8', 0, nl)) as LedgerEvent;
   }
 
   close(): void {

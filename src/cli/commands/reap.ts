@@ -1,0 +1,31 @@
+import type { Command as Program } from 'commander';
+import { openPlane } from '../../plane.js';
+import { homeOption, jsonOption } from '../options.js';
+import { printJson, printLines } from '../output.js';
+
+export function register(program: Program): void {
+  program
+    .command('reap')
+    .description('one reaper pass: expire lapsed leases, retry (with backoff) what may run again')
+    .addOption(homeOption())
+    .option('--retry-backoff-sec <s>', 'first retry backoff; doubles per attempt', Number, 1)
+    .option('--retry-backoff-max-sec <s>', 'cap of the retry backoff', Number, 300)
+    .addOption(jsonOption())
+    .addHelpText('after', `\nExamples:\n  execplane reap\n  execplane reap --json`)
+    .action(
+      async (opts: { home: string; retryBackoffSec: number; retryBackoffMaxSec: number; json?: boolean }) => {
+        const plane = openPlane(opts.home);
+        try {
+          const events = await plane.reap(
+            { backoffBaseSec: opts.retryBackoffSec, backoffMaxSec: opts.retryBackoffMaxSec },
+            'reap',
+          );
+          const rows = events.map((e) => ({ job_id: e.job_id, event: e.event, seq: e.seq }));
+          if (opts.json) printJson({ events: rows });
+          else if (rows.length) printLines(...rows.map((r) => `${r.job_id}\t${r.event}\tseq ${r.seq}`));
+        } finally {
+          plane.close();
+        }
+      },
+    );
+}

@@ -1,0 +1,112 @@
+import type { Command as Program } from 'commander';
+import { UsageError } from '../../errors.js';
+import { defaultHandlers } from '../../jobs/index.js';
+import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC, Worker } from '../../worker/worker.js';
+import { homeOption, parsePositiveInt } from '../options.js';
+
+interface Opts {
+  home: string;
+  workspace?: string;
+  workerId?: string;
+  slots: number;
+  leaseSec: number;
+  once?: boolean;
+  maxIdleSec: number;
+  retryBackoffSec: number;
+  retryBackoffMaxSec: number;
+  graceSec: number;
+  quiet?: boolean;
+}
+
+const parseSeconds = (name: string) => (value: string) => {
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(value))
+    throw new UsageError('E_USAGE', `${name} must be a number of seconds ≥ 0`);
+  return Number(value);
+};
+
+export function register(program: Program): void {
+  program
+    .command('work')
+    .description('run a worker: claim jobs under leases, run them, heartbeat, reap lapsed leases')
+    .addOption(homeOption())
+    .option('--workspace <dir>', 'the directory jobs work in (default: the current directory)')
+    .option('--worker-id <id>', 'this worker’s id (default: host name and pid)')
+    .option('--slots <n>', 'how many slots of work at once', parsePositiveInt('--slots'), 1)
+    .option(
+      '--lease-sec <s>',
+      'lease length; heartbeats every third of it',
+      parseSeconds('--lease-sec'),
+      DEFAULT_LEASE_SEC,
+    )
+    .option('--once', 'run at most one job, then exit')
+    .option(
+      '--max-idle-sec <s>',
+      'exit after this long with nothing to do (0: never)',
+      parseSeconds('--max-idle-sec'),
+      0,
+    )
+    .option(
+      '--retry-backoff-sec <s>',
+      'first retry backoff; doubles per attempt',
+      parseSeconds('--retry-backoff-sec'),
+      1,
+    )
+    .option(
+      '--retry-backoff-max-sec <s>',
+      'cap of the retry backoff',
+      parseSeconds('--retry-backoff-max-sec'),
+      300,
+    )
+    .option(
+      '--grace-sec <s>',
+      'on SIGTERM/SIGINT, how long running jobs may finish',
+      parseSeconds('--grace-sec'),
+      DEFAULT_GRACE_SEC,
+    )
+    .option('--quiet', 'log nothing but errors')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  execplane work --slots 4
+  execplane work --once
+  execplane work --max-idle-sec 5 --worker-id ci-1
+
+Exit codes: 0 done (--once, idle, or shut down by a signal); 1 the ledger is corrupt;
+2 usage; 3 the kill switch is on (nothing was claimed after it was seen).
+SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abort them
+(fail, code shutdown, retryable). A second signal aborts at once.`,
+    )
+    .action(async (opts: Opts) => {
+      if (opts.leaseSec < 0.3) throw new UsageError('E_USAGE', '--lease-sec must be at least 0.3');
+      const log = opts.quiet ? undefined : (m: string) => process.stderr.write(`execplane work: ${m}\n`);
+      const worker = new Worker({
+        home: opts.home,
+        workspace: opts.workspace,
+        workerId: opts.workerId,
+        slots: opts.slots,
+        leaseSec: opts.leaseSec,
+        once: opts.once,
+        maxIdleSec: opts.maxIdleSec,
+        retry: { backoffBaseSec: opts.retryBackoffSec, backoffMaxSec: opts.retryBackoffMaxSec },
+        graceSec: opts.graceSec,
+        handlers: defaultHandlers(),
+        log,
+      });
+      const onSignal = (sig: NodeJS.Signals) => {
+        log?.(`${sig} received`);
+        worker.shutdown(opts.graceSec);
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      try {
+        const exit = await worker.run();
+        if (exit.code !== 0 && exit.message)
+          process.stderr.write(`execplane: ${exit.reason}: ${exit.message}\n`);
+        process.exitCode = exit.code;
+      } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+      }
+    });
+}

@@ -1,0 +1,62 @@
+/**
+ * Which queued jobs a worker claims next (SPEC §3): highest priority first, then oldest enqueue
+ * (FIFO by seq) — never by id; only jobs past their retry backoff, and only as many as fit the
+ * worker's free slots (invariant 6). Pure; runs under the append lock against the current state.
+ */
+import type { JobContext } from '../../machines/job.types.js';
+import type { PlaneState } from './plane-state.js';
+
+interface Candidate {
+  readonly id: string;
+  readonly priority: number;
+  readonly seq: number;
+  readonly slots: number;
+}
+
+const before = (a: Candidate, b: Candidate) =>
+  a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq);
+
+/**
+ * Up to `maxJobs` job ids, in claim order, whose slots fit in `freeSlots` together. One pass
+ * over the queued set keeping the best few, so a deep queue costs O(queued × freeSlots).
+ */
+export function pickClaims(
+  state: PlaneState,
+  tsMs: number,
+  freeSlots: number,
+  maxJobs: number,
+  canRun: (job: JobContext) => boolean = () => true,
+): string[] {
+  if (freeSlots <= 0 || maxJobs <= 0) return [];
+  const keep = Math.min(freeSlots, maxJobs);
+  const best: Candidate[] = [];
+  for (const id of state.inState('queued')) {
+    const c = state.jobs.get(id)!.context;
+    if (c.not_before_unix * 1000 > tsMs || c.budgets.max_concurrency_slots > freeSlots || !canRun(c))
+      continue;
+    const cand = { id, priority: c.priority, seq: c.enqueued_seq, slots: c.budgets.max_concurrency_slots };
+    if (best.length === keep && !before(cand, best[keep - 1]!)) continue;
+    let i = best.length;
+    while (i > 0 && before(cand, best[i - 1]!)) i--;
+    best.splice(i, 0, cand);
+    if (best.length > keep) best.pop();
+  }
+  const picked: string[] = [];
+  let free = freeSlots;
+  for (const c of best) {
+    if (c.slots > free) continue;
+    picked.push(c.id);
+    free -= c.slots;
+  }
+  return picked;
+}
+
+/** The earliest retry backoff among queued jobs still waiting, for the worker's wake-up timer. */
+export function nextBackoffEndMs(state: PlaneState, tsMs: number): number | undefined {
+  let next: number | undefined;
+  for (const id of state.inState('queued')) {
+    const t = state.jobs.get(id)!.context.not_before_unix * 1000;
+    if (t > tsMs && (next === undefined || t < next)) next = t;
+  }
+  return next;
+}

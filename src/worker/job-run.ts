@@ -1,0 +1,253 @@
+/**
+ * One attempt of one job on this worker: run header, `start`, the handler under an AbortSignal
+ * with heartbeats on a timer, then exactly one `complete` or `fail` — or nothing at all once the
+ * lease is lost (invariant 2: a fenced-off worker never writes again for that attempt).
+ *
+ * Heartbeats run on their own timer (lease/3), independent of what the handler is doing, so a
+ * long command keeps its lease (SPEC §9: the predecessor beat only between steps). Any error
+ * of any kind from the handler ends as a `fail` with a code (failureOf); the worker survives.
+ */
+import { canonicalJson, sha256Hex } from '../canonical.js';
+import type { Command } from '../core/commands.js';
+import type { Plane, StoredJob } from '../plane.js';
+import type { ClaimEvent, EvidenceFile } from '../schema/types.generated.js';
+import { toTsUtc, type Clock } from '../time.js';
+import type { CommitBatcher } from './commit-batcher.js';
+import { failureOf, JobAbort, JobError } from './errors.js';
+import { attemptEvidenceDir, writeEvidenceFile } from './evidence.js';
+import { buildRunHeader } from './run-header.js';
+import type { HandlerRegistry, JobHandlerContext, JobOutcome, ToolCallRequest } from './types.js';
+
+export interface JobRunEnv {
+  readonly plane: Plane;
+  readonly batcher: CommitBatcher;
+  readonly clock: Clock;
+  readonly workerId: string;
+  readonly workspace: string;
+  readonly evidenceRoot: string;
+  readonly leaseSec: number;
+  readonly heartbeatMs: number;
+  readonly handlers: HandlerRegistry;
+  /** Run-header facts from the runtime (sandbox mode, …) for this job. */
+  readonly runHeaderExtra: (job: StoredJob) => Record<string, unknown>;
+  readonly log: (message: string) => void;
+}
+
+export type JobRunResult = 'complete' | 'failed' | 'lost';
+
+/** Codes of refusals that mean "this attempt is no longer ours". */
+const LOST_CODES = new Set(['E_LEASE_LOST', 'E_ILLEGAL_TRANSITION', 'E_STALE_ATTEMPT', 'E_UNKNOWN_JOB']);
+
+export class JobRun {
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly slots: number;
+  readonly done: Promise<JobRunResult>;
+  private readonly controller = new AbortController();
+  private lost = false;
+  private toolCalls = 0;
+  private outputBytes = 0;
+  private readonly evidence: EvidenceFile[] = [];
+
+  constructor(
+    private readonly env: JobRunEnv,
+    claim: ClaimEvent,
+  ) {
+    this.jobId = claim.job_id;
+    this.attempt = claim.attempt;
+    this.slots = env.plane.state.jobs.get(claim.job_id)?.context.budgets.max_concurrency_slots ?? 1;
+    this.done = this.run().catch((err: unknown) => {
+      env.log(`${this.jobId}#${this.attempt}: worker error: ${(err as Error).message ?? String(err)}`);
+      return 'lost' as const;
+    });
+  }
+
+  /** Stops the handler now; `reason` decides what (if anything) is written. */
+  abort(reason: JobAbort): void {
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  private fenced(): Pick<Extract<Command, { type: 'start' }>, 'job_id' | 'worker_id' | 'attempt'> {
+    return { job_id: this.jobId, worker_id: this.env.workerId, attempt: this.attempt };
+  }
+
+  /** Commits a fenced command; a refusal that means the lease is gone aborts the attempt. */
+  private async commit(command: Command): Promise<boolean> {
+    if (this.lost) return false;
+    const r = await this.env.batcher.submit(command);
+    if (r.ok) return true;
+    if (LOST_CODES.has(r.error.code)) this.loseLease(`${command.type} refused: ${r.error.message}`);
+    else throw r.error;
+    return false;
+  }
+
+  private loseLease(why: string): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.env.log(`${this.jobId}#${this.attempt}: lease lost (${why}); aborting, writing nothing more`);
+    this.abort(new JobAbort('E_LEASE_LOST', why, false));
+  }
+
+  private async run(): Promise<JobRunResult> {
+    const { env } = this;
+    const job = env.plane.jobSpec(this.jobId);
+    const { dir, prefix } = attemptEvidenceDir(env.evidenceRoot, this.jobId, this.attempt);
+    const extra = env.runHeaderExtra(job);
+    const header = buildRunHeader({
+      job,
+      attempt: this.attempt,
+      workerId: env.workerId,
+      workspace: env.workspace,
+      writtenAtUtc: toTsUtc(env.clock.nowMs()),
+      extra,
+    });
+    const headerFile = await writeEvidenceFile(dir, prefix, 'run-header.json', header);
+    this.evidence.push(headerFile);
+
+    const heartbeat = setInterval(() => void this.beat(), env.heartbeatMs);
+    let wallTimer: NodeJS.Timeout | undefined;
+    try {
+      if (!(await this.commit({ type: 'start', ...this.fenced(), run_header_sha256: headerFile.sha256 })))
+        return 'lost';
+      const startedMs = env.clock.nowMs();
+      wallTimer = setTimeout(
+        () =>
+          this.abort(
+            new JobAbort(
+              'E_BUDGET_WALL_TIME',
+              `max_wall_time_sec ${job.budgets.max_wall_time_sec} ran out`,
+              false,
+            ),
+          ),
+        job.budgets.max_wall_time_sec * 1000,
+      );
+      let outcome: JobOutcome | undefined;
+      let failure: unknown;
+      try {
+        outcome = await untilAborted(this.invoke(job, dir, prefix, extra), this.controller.signal);
+      } catch (err) {
+        failure = err;
+      }
+      clearTimeout(wallTimer);
+      clearInterval(heartbeat);
+      if (this.lost) return 'lost';
+      const usage = {
+        tool_calls: this.toolCalls,
+        output_bytes: Math.min(this.outputBytes, job.budgets.max_output_bytes),
+        wall_ms: Math.max(0, Math.round(env.clock.nowMs() - startedMs)),
+      };
+      const evidence = this.evidence.length ? { evidence: this.evidence } : {};
+      if (outcome && failure === undefined) {
+        try {
+          const ok = await this.commit({
+            type: 'complete',
+            ...this.fenced(),
+            result: outcome.result,
+            usage,
+            ...evidence,
+          });
+          return ok ? 'complete' : 'lost';
+        } catch (err) {
+          // The plane refused the completion on a budget (e.g. it came past the wall time):
+          // the attempt fails with that code instead.
+          failure = err;
+        }
+      }
+      const error = failureOf(failure);
+      const ok = await this.commit({ type: 'fail', ...this.fenced(), error, usage, ...evidence });
+      return ok ? 'failed' : 'lost';
+    } finally {
+      clearInterval(heartbeat);
+      clearTimeout(wallTimer);
+    }
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.commit({ type: 'heartbeat', ...this.fenced(), lease_sec: this.env.leaseSec });
+    } catch (err) {
+      // An I/O hiccup: the next beat retries well before the lease (3 beats per lease) lapses.
+      this.env.log(`${this.jobId}#${this.attempt}: heartbeat failed: ${(err as Error).message}`);
+    }
+  }
+
+  private invoke(
+    job: StoredJob,
+    dir: string,
+    prefix: string,
+    extra: Record<string, unknown>,
+  ): Promise<JobOutcome> {
+    const handler = this.env.handlers[job.job_type];
+    if (!handler) {
+      return Promise.reject(new JobError('E_NO_HANDLER', `this worker has no handler for ${job.job_type}`));
+    }
+    const ctx: JobHandlerContext = {
+      job,
+      attempt: this.attempt,
+      workerId: this.env.workerId,
+      workspace: this.env.workspace,
+      evidenceDir: dir,
+      evidencePrefix: prefix,
+      signal: this.controller.signal,
+      clock: this.env.clock,
+      runHeader: extra,
+      toolCall: (call) => this.toolCall(call),
+      addOutputBytes: (n) => {
+        this.outputBytes += n;
+        if (this.outputBytes > job.budgets.max_output_bytes) {
+          this.abort(
+            new JobAbort(
+              'E_BUDGET_OUTPUT',
+              `output passed max_output_bytes ${job.budgets.max_output_bytes}`,
+              false,
+            ),
+          );
+        }
+      },
+      remainingOutputBytes: () => Math.max(0, job.budgets.max_output_bytes - this.outputBytes),
+      addEvidence: (file) => void this.evidence.push(file),
+    };
+    // A handler that throws synchronously is still a failed job, not a crashed worker.
+    return Promise.resolve().then(() => handler(ctx));
+  }
+
+  private async toolCall(call: ToolCallRequest): Promise<void> {
+    this.controller.signal.throwIfAborted();
+    const r = await this.env.batcher.submit({
+      type: 'tool_call',
+      ...this.fenced(),
+      tool: call.tool,
+      args_sha256: sha256Hex(canonicalJson(call.args ?? null)),
+      requested_by: call.requested_by ?? 'handler',
+      needs: call.needs ?? [],
+    });
+    if (r.ok) {
+      this.toolCalls += 1;
+      return;
+    }
+    if (LOST_CODES.has(r.error.code)) {
+      this.loseLease(`tool_call refused: ${r.error.message}`);
+      throw this.controller.signal.reason;
+    }
+    throw new JobError(r.error.code, r.error.message);
+  }
+}
+
+/** Settles with `p`, or rejects with the signal's reason as soon as it fires. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * The run header: what a later reader needs to know about how an attempt ran (SPEC §7) —
+ * who ran it, with which version, on which workspace, under which validator, policy, budgets
+ * and sandbox. Written before `start`, whose run_header_sha256 pins it.
+ */
+import { hostname } from 'node:os';
+import { canonicalJson, sha256Hex } from '../canonical.js';
+import type { StoredJob } from '../plane.js';
+import { VERSION } from '../version.js';
+
+export interface RunHeaderInput {
+  readonly job: StoredJob;
+  readonly attempt: number;
+  readonly workerId: string;
+  readonly workspace: string;
+  readonly writtenAtUtc: string;
+  /** Facts contributed by the runtime's sandbox/handlers (sandbox mode, model endpoint, …). */
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+export const VALIDATOR = 'ajv 8, JSON Schema draft 2020-12, schemas/job.schema.json';
+
+export function buildRunHeader(input: RunHeaderInput): string {
+  const header = {
+    v: 1,
+    job_id: input.job.job_id,
+    job_type: input.job.job_type,
+    attempt: input.attempt,
+    worker_id: input.workerId,
+    worker_version: `execplane ${VERSION}`,
+    node_version: process.version,
+    host: hostname(),
+    pid: process.pid,
+    workspace_realpath: input.workspace,
+    validator: VALIDATOR,
+    tool_policy_sha256: sha256Hex(canonicalJson(input.job.tool_policy)),
+    budgets_sha256: sha256Hex(canonicalJson(input.job.budgets)),
+    written_at_utc: input.writtenAtUtc,
+    ...input.extra,
+  };
+  return JSON.stringify(header, null, 2) + '\n';
+}

@@ -1,0 +1,271 @@
+/**
+ * The worker runner (SPEC §6): claims jobs under leases, runs them with heartbeats and fencing,
+ * reaps lapsed leases, obeys the kill switch and shutdown signals.
+ *
+ * W1. Nothing is claimed while the kill switch is on or after shutdown began.
+ * W2. Claims are chosen under the append lock (Plane.claimNext), by priority then FIFO, as many
+ *     as fit the free slots, in one commit.
+ * W3. An idle worker sleeps on fs.watch of the home (appends, kill switch) with a slow poll as
+ *     fallback and timers for the next lease expiry or backoff end: ~0 CPU, ms wake-up.
+ * W4. Every claimed job ends in exactly one of: complete, fail (any error, kill switch, shutdown,
+ *     budget), or nothing because its lease was lost — never silently `running` when we stop.
+ */
+import { mkdirSync, realpathSync, watch, type FSWatcher } from 'node:fs';
+import { hostname } from 'node:os';
+import { nextBackoffEndMs, pickClaims } from '../core/claim-order.js';
+import { DEFAULT_RETRY_POLICY, nextLeaseExpiryMs, reapCommands, type RetryPolicy } from '../core/reap.js';
+import type { JobContext } from '../../machines/job.types.js';
+import { LedgerCorruptError } from '../errors.js';
+import { planePaths, type PlanePaths } from '../ledger/paths.js';
+import { EXIT_KILL_SWITCH, killSwitchState } from '../ops/kill-switch.js';
+import { Plane, type StoredJob } from '../plane.js';
+import type { LedgerEvent } from '../schema/types.generated.js';
+import { systemClock, type Clock } from '../time.js';
+import { CommitBatcher } from './commit-batcher.js';
+import { JobAbort } from './errors.js';
+import { JobRun } from './job-run.js';
+import type { HandlerRegistry } from './types.js';
+
+export interface WorkerOptions {
+  readonly home: string;
+  /** Default: the current directory. */
+  readonly workspace?: string;
+  /** Default: host name + pid. */
+  readonly workerId?: string;
+  readonly slots?: number;
+  readonly leaseSec?: number;
+  /** Run at most one job, then exit. */
+  readonly once?: boolean;
+  /** Exit after this long with nothing to do; 0 = never. */
+  readonly maxIdleSec?: number;
+  readonly retry?: RetryPolicy;
+  /** On shutdown, how long running jobs may go on before they are aborted. */
+  readonly graceSec?: number;
+  /** The slow poll behind fs.watch. */
+  readonly pollMs?: number;
+  readonly clock?: Clock;
+  readonly handlers: HandlerRegistry;
+  readonly runHeaderExtra?: (job: StoredJob) => Record<string, unknown>;
+  /** Jobs this worker may claim (e.g. not allow_network:false ones it cannot enforce). */
+  readonly canRun?: (job: JobContext) => boolean;
+  readonly log?: (message: string) => void;
+}
+
+export type WorkerExitReason = 'once' | 'idle' | 'shutdown' | 'kill_switch' | 'fatal';
+
+export interface WorkerExit {
+  /** 0, EXIT_KILL_SWITCH (3) or 1 (fatal: e.g. a corrupt ledger). */
+  readonly code: number;
+  readonly reason: WorkerExitReason;
+  readonly message?: string;
+}
+
+export const DEFAULT_LEASE_SEC = 60;
+export const DEFAULT_GRACE_SEC = 10;
+export const DEFAULT_POLL_MS = 2_000;
+
+export function defaultWorkerId(): string {
+  return `${hostname()
+    .replace(/[^A-Za-z0-9._:@-]/g, '-')
+    .slice(0, 100)}-${process.pid}`;
+}
+
+export class Worker {
+  readonly plane: Plane;
+  readonly paths: PlanePaths;
+  readonly workerId: string;
+  readonly slots: number;
+  readonly leaseSec: number;
+  private readonly clock: Clock;
+  private readonly retry: RetryPolicy;
+  private readonly batcher: CommitBatcher;
+  private readonly runs = new Map<string, JobRun>();
+  private readonly workspace: string;
+  private stopping = false;
+  private claimedAny = false;
+  private wakeUp: (() => void) | undefined;
+  private watcher: FSWatcher | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.paths = planePaths(options.home);
+    mkdirSync(this.paths.home, { recursive: true });
+    this.clock = options.clock ?? systemClock;
+    this.plane = Plane.open(options.home, { clock: this.clock });
+    this.workerId = options.workerId ?? defaultWorkerId();
+    this.slots = options.slots ?? 1;
+    this.leaseSec = options.leaseSec ?? DEFAULT_LEASE_SEC;
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.batcher = new CommitBatcher(this.plane);
+    this.workspace = realpathSync(options.workspace ?? process.cwd());
+  }
+
+  get running(): ReadonlyMap<string, JobRun> {
+    return this.runs;
+  }
+
+  /** Runs until --once is done, idle time is up, shutdown completes, or the kill switch is on. */
+  async run(): Promise<WorkerExit> {
+    this.watch();
+    const idleMs = (this.options.maxIdleSec ?? 0) * 1000;
+    let lastBusyMs = this.clock.nowMs();
+    try {
+      for (;;) {
+        if (killSwitchState(this.paths).on) {
+          this.abortAll(new JobAbort('kill_switch', 'the kill switch is on', true));
+          await this.settle();
+          return { code: EXIT_KILL_SWITCH, reason: 'kill_switch', message: 'the kill switch is on' };
+        }
+        this.plane.refresh();
+        if (this.hasReapWork()) await this.reapOnce();
+        if (!this.stopping && !(this.options.once && this.claimedAny)) await this.claimOnce();
+        const now = this.clock.nowMs();
+        if (this.runs.size > 0) lastBusyMs = now;
+        if (this.runs.size === 0) {
+          if (this.stopping) return { code: 0, reason: 'shutdown' };
+          if (this.options.once) return { code: 0, reason: 'once' };
+          if (idleMs > 0 && now - lastBusyMs >= idleMs) return { code: 0, reason: 'idle' };
+        }
+        await this.sleep(this.nextWakeMs(now, idleMs > 0 ? lastBusyMs + idleMs : undefined));
+      }
+    } catch (err) {
+      if (!(err instanceof LedgerCorruptError)) throw err;
+      this.abortAll(new JobAbort('E_LEASE_LOST', 'the ledger is corrupt', false, false));
+      await this.settle();
+      return { code: 1, reason: 'fatal', message: err.message };
+    } finally {
+      clearTimeout(this.graceTimer);
+      this.watcher?.close();
+      this.plane.close();
+    }
+  }
+
+  /** First SIGTERM/SIGINT: stop claiming; after the grace period abort what still runs. */
+  shutdown(graceSec = this.options.graceSec ?? DEFAULT_GRACE_SEC): void {
+    if (this.stopping) return this.abortNow();
+    this.stopping = true;
+    this.options.log?.(`shutting down: ${this.runs.size} job(s) get ${graceSec}s to finish`);
+    this.graceTimer = setTimeout(() => this.abortNow(), graceSec * 1000);
+    this.wake();
+  }
+
+  /** Second signal, or the grace period is over: abort now; aborted jobs fail with code shutdown. */
+  abortNow(): void {
+    this.stopping = true;
+    this.abortAll(new JobAbort('shutdown', 'the worker is shutting down', true));
+    this.wake();
+  }
+
+  /** One reaper pass (also `execplane reap`). */
+  async reapOnce(): Promise<LedgerEvent[]> {
+    const events = await this.plane.reap(this.retry, this.workerId);
+    for (const ev of events) {
+      this.options.log?.(
+        `reaped ${ev.job_id}: ${ev.event}${ev.event === 'retry' ? ` (attempt ${ev.attempt})` : ''}`,
+      );
+    }
+    return events;
+  }
+
+  /** Claims what fits the free slots (one commit) and starts running each claimed job. */
+  async claimOnce(): Promise<JobRun[]> {
+    if (this.stopping || killSwitchState(this.paths).on) return [];
+    let used = 0;
+    for (const r of this.runs.values()) used += r.slots;
+    const free = this.slots - used;
+    const maxJobs = this.options.once ? 1 : free;
+    const canRun = this.options.canRun;
+    if (pickClaims(this.plane.state, this.clock.nowMs(), free, maxJobs, canRun).length === 0) return [];
+    const claims = await this.plane.claimNext({
+      worker_id: this.workerId,
+      worker_slots: this.slots,
+      lease_sec: this.leaseSec,
+      max_jobs: maxJobs,
+      canRun,
+    });
+    const started: JobRun[] = [];
+    for (const claim of claims) {
+      this.claimedAny = true;
+      this.options.log?.(`claimed ${claim.job_id} (attempt ${claim.attempt})`);
+      const run = new JobRun(
+        {
+          plane: this.plane,
+          batcher: this.batcher,
+          clock: this.clock,
+          workerId: this.workerId,
+          workspace: this.workspace,
+          evidenceRoot: this.paths.evidence,
+          leaseSec: this.leaseSec,
+          heartbeatMs: Math.max(50, Math.floor((this.leaseSec * 1000) / 3)),
+          handlers: this.options.handlers,
+          runHeaderExtra: this.options.runHeaderExtra ?? (() => ({})),
+          log: (m) => this.options.log?.(m),
+        },
+        claim,
+      );
+      this.runs.set(claim.job_id, run);
+      void run.done.then((result) => {
+        this.runs.delete(claim.job_id);
+        this.options.log?.(`${claim.job_id} (attempt ${claim.attempt}): ${result}`);
+        this.wake();
+      });
+      started.push(run);
+    }
+    return started;
+  }
+
+  private hasReapWork(): boolean {
+    return reapCommands(this.plane.state, this.clock.nowMs(), this.retry, this.workerId).length > 0;
+  }
+
+  private abortAll(reason: JobAbort): void {
+    for (const run of this.runs.values()) run.abort(reason);
+  }
+
+  private async settle(): Promise<void> {
+    await Promise.all([...this.runs.values()].map((r) => r.done));
+  }
+
+  private nextWakeMs(now: number, idleDeadline: number | undefined): number {
+    const state = this.plane.state;
+    const candidates = [
+      now + (this.options.pollMs ?? DEFAULT_POLL_MS),
+      nextLeaseExpiryMs(state),
+      nextBackoffEndMs(state, now),
+      idleDeadline,
+    ];
+    const next = Math.min(...candidates.filter((t): t is number => t !== undefined));
+    return Math.max(0, next - now);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = undefined;
+        done();
+      };
+    });
+  }
+
+  private wake(): void {
+    this.wakeUp?.();
+  }
+
+  private watch(): void {
+    try {
+      // The home directory: appends to jobs.jsonl and the kill switch appearing both show here.
+      this.watcher = watch(this.paths.home, { persistent: true }, () => this.wake());
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch {
+      this.watcher = undefined; // polling only
+    }
+  }
+}
