@@ -1,0 +1,22 @@
+/**
+ * execplane as a library: open a plane, submit commands, replay, embed a worker with your own
+ * handlers and clock.
+ */
+export { openPlane, Plane } from './plane.js';
+export type { OpenOptions, SubmitResult, EachResult, ClaimRequest, StoredJob } from './plane.js';
+export type { Command, CommandOutcome } from './core/commands.js';
+export type { ReplayReport, JobView } from './replay/report.js';
+export { Worker, defaultWorkerId } from './worker/worker.js';
+export type { WorkerOptions, WorkerExit } from './worker/worker.js';
+export type {
+  JobHandler,
+  JobHandlerContext,
+  JobOutcome,
+  HandlerRegistry,
+  ToolCallRequest,
+} from './worker/types.js';
+export { JobAbort, JobError } from './worker/errors.js';
+export * from './errors.js';
+export type { Clock } from './time.js';
+export type * from './schema/types.generated.js';
+export { jobMachine } from '../machines/job.machine.js';
