@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run demo`: the main job end to end on the embedded default, in a fresh plane under
-// .execplane-demo/ — enqueue the sample jobs, then replay the ledger and print its state.
-// Each step runs the real CLI, printed as a user would type it.
-import { execFileSync } from 'node:child_process';
+// .execplane-demo/ with this checkout as the workspace — enqueue the sample jobs, run two real
+// workers until the queue drains, then replay and audit the ledger. Each step runs the real CLI,
+// printed as a user would type it; the demo fails (exit 1) if any step does.
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -10,10 +11,33 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const home = '.execplane-demo';
 rmSync(new URL(`../${home}`, import.meta.url), { recursive: true, force: true });
 
-function step(args) {
-  process.stdout.write(`\n$ execplane ${args.join(' ')}\n`);
-  execFileSync(process.execPath, ['bin/execplane.js', ...args], { cwd: root, stdio: 'inherit' });
+function run(args, { show = true } = {}) {
+  if (show) process.stdout.write(`\n$ execplane ${args.join(' ')}\n`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/execplane.js', ...args], { cwd: root, stdio: 'inherit' });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
 }
 
-step(['enqueue', '--home', home, '--demo']);
-step(['replay', '--home', home]);
+async function step(args) {
+  const code = await run(args);
+  if (code !== 0) {
+    process.stderr.write(`demo: \`execplane ${args.join(' ')}\` exited with ${code}\n`);
+    process.exit(1);
+  }
+}
+
+await step(['enqueue', '--home', home, '--demo']);
+const work = ['work', '--home', home, '--workspace', '.', '--slots', '2', '--max-idle-sec', '1'];
+process.stdout.write(
+  `\n$ execplane ${work.join(' ')} --worker-id demo-1 &   # and demo-2, until the queue drains\n`,
+);
+const codes = await Promise.all(
+  ['demo-1', 'demo-2'].map((id) => run([...work, '--worker-id', id], { show: false })),
+);
+if (codes.some((c) => c !== 0)) {
+  process.stderr.write(`demo: a worker exited with ${codes.join(', ')}\n`);
+  process.exit(1);
+}
+await step(['replay', '--home', home]);
+await step(['audit', '--home', home]);

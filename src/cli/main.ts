@@ -3,8 +3,11 @@
  * here; errors of any kind end as one line on stderr and a documented exit code (output.ts).
  */
 import { Command, CommanderError } from 'commander';
+import * as audit from './commands/audit.js';
 import * as cancel from './commands/cancel.js';
 import * as enqueue from './commands/enqueue.js';
+import * as head from './commands/head.js';
+import * as importLegacy from './commands/import-legacy.js';
 import * as killSwitch from './commands/kill-switch.js';
 import * as machine from './commands/machine.js';
 import * as reap from './commands/reap.js';
@@ -14,7 +17,7 @@ import * as work from './commands/work.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE, reportError } from './output.js';
 
-const COMMANDS = [enqueue, replay, show, cancel, work, reap, killSwitch, machine];
+const COMMANDS = [enqueue, replay, show, cancel, work, reap, killSwitch, audit, head, importLegacy, machine];
 
 export function buildProgram(): Command {
   const program = new Command('execplane')
@@ -43,7 +46,8 @@ Docs: docs/cli.md`,
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv as string[]);
-    return EXIT_OK;
+    // A command that ends with a code of its own (work: 3 for the kill switch) sets exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version'

@@ -21,6 +21,14 @@ export function parsePositiveInt(name: string) {
   };
 }
 
+export function parseSeconds(name: string) {
+  return (value: string): number => {
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(value))
+      throw new InvalidArgumentError(`${name} must be a number of seconds ≥ 0`);
+    return Number(value);
+  };
+}
+
 export function refuseTogether(opts: object, a: string, b: string): void {
   const o = opts as Record<string, unknown>;
   if (o[a] !== undefined && o[b] !== undefined) {

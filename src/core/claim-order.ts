@@ -8,17 +8,13 @@ import type { PlaneState } from './plane-state.js';
 
 interface Candidate {
   readonly id: string;
-  readonly priority: number;
-  readonly seq: number;
   readonly slots: number;
 }
 
-const before = (a: Candidate, b: Candidate) =>
-  a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq);
-
 /**
- * Up to `maxJobs` job ids, in claim order, whose slots fit in `freeSlots` together. One pass
- * over the queued set keeping the best few, so a deep queue costs O(queued × freeSlots).
+ * Up to `maxJobs` job ids, in claim order, whose slots fit in `freeSlots` together: the first
+ * `min(freeSlots, maxJobs)` eligible jobs in claim order (the state keeps the queue in that order,
+ * queued-index.ts), then as many of them as fit, best first.
  */
 export function pickClaims(
   state: PlaneState,
@@ -30,16 +26,12 @@ export function pickClaims(
   if (freeSlots <= 0 || maxJobs <= 0) return [];
   const keep = Math.min(freeSlots, maxJobs);
   const best: Candidate[] = [];
-  for (const id of state.inState('queued')) {
+  for (const id of state.queuedInClaimOrder()) {
     const c = state.jobs.get(id)!.context;
     if (c.not_before_unix * 1000 > tsMs || c.budgets.max_concurrency_slots > freeSlots || !canRun(c))
       continue;
-    const cand = { id, priority: c.priority, seq: c.enqueued_seq, slots: c.budgets.max_concurrency_slots };
-    if (best.length === keep && !before(cand, best[keep - 1]!)) continue;
-    let i = best.length;
-    while (i > 0 && before(cand, best[i - 1]!)) i--;
-    best.splice(i, 0, cand);
-    if (best.length > keep) best.pop();
+    best.push({ id, slots: c.budgets.max_concurrency_slots });
+    if (best.length === keep) break;
   }
   const picked: string[] = [];
   let free = freeSlots;
@@ -54,7 +46,7 @@ export function pickClaims(
 /** The earliest retry backoff among queued jobs still waiting, for the worker's wake-up timer. */
 export function nextBackoffEndMs(state: PlaneState, tsMs: number): number | undefined {
   let next: number | undefined;
-  for (const id of state.inState('queued')) {
+  for (const id of state.queuedRetried()) {
     const t = state.jobs.get(id)!.context.not_before_unix * 1000;
     if (t > tsMs && (next === undefined || t < next)) next = t;
   }

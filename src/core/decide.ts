@@ -3,6 +3,7 @@
  * commit time the store chose under the lock, and every body still goes through the job
  * machine (evolve) before it is written.
  */
+import { canonicalOrder } from '../canonical.js';
 import { RefusedError } from '../errors.js';
 import { newJobId } from '../ids.js';
 import type { EventBody } from '../ledger/line.js';
@@ -135,11 +136,12 @@ function jobContext(state: PlaneState, jobId: string) {
  */
 function decideEnqueue(spec: unknown, state: PlaneState, tsMs: number): Decision {
   const submitted = validateJobSpec(spec);
-  const job: JobSpec = {
+  // In canonical key order once, so sealing it and hashing it (specDigest) both take the fast path.
+  const job: JobSpec = canonicalOrder({
     ...submitted,
     job_id: submitted.job_id ?? newJobId(tsMs),
     created_at_utc: submitted.created_at_utc ?? toTsUtc(tsMs),
-  };
+  });
   const jobId = job.job_id as string;
   const existing = state.jobs.get(jobId);
   if (existing) {

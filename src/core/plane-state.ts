@@ -1,11 +1,11 @@
 /**
- * The state of a whole plane: every job's machine snapshot plus the chain position. It changes
- * only through `evolve`, which runs the event through the job machine; replay and the write path
- * both use it, so they cannot disagree.
+ * The state of a whole plane: every job's machine state and context plus the chain position. It
+ * changes only through `evolve`, which runs the event through the job machine (compiled into a
+ * transition table once: machines/job.table.ts); replay, audit and the write path all use it, so
+ * they cannot disagree.
  */
-import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import { firstFailingGuard } from '../../machines/job.guards.js';
-import { jobMachine } from '../../machines/job.machine.js';
+import { acceptsEvent, initialJob, transitionJob, type JobRecord } from '../../machines/job.table.js';
 import {
   JOB_STATES,
   type JobContext,
@@ -15,8 +15,10 @@ import {
 import { canonicalJson, sha256Hex, ZERO_HASH } from '../canonical.js';
 import type { JobSpec, LedgerEvent } from '../schema/types.generated.js';
 import { parseTsUtc } from '../time.js';
+import { QueuedIndex } from './queued-index.js';
 
-export type JobSnapshot = SnapshotFrom<typeof jobMachine>;
+/** A job's machine state `value` and `context`, as an XState snapshot carries them. */
+export type JobSnapshot = JobRecord;
 
 export interface Refusal {
   readonly code: string;
@@ -34,6 +36,8 @@ export class PlaneState {
   private readonly byState = new Map<JobStateValue, Set<string>>(
     JOB_STATES.map((s) => [s, new Set<string>()]),
   );
+  /** The queued jobs in claim order, for the claimer (claim-order.ts). */
+  private readonly queued = new QueuedIndex();
   /** job_id → byte offset of its enqueue line, so a worker can read the full spec in O(1). */
   readonly enqueueOffsets = new Map<string, number>();
   lastSeq = 0;
@@ -63,17 +67,28 @@ export class PlaneState {
     return this.byState.get(state)!;
   }
 
+  /** Queued job ids, highest priority first, then oldest enqueue (queued-index.ts, Q1). */
+  queuedInClaimOrder(): Iterable<string> {
+    return this.queued.inClaimOrder((id) => this.jobs.get(id)!.context.enqueued_seq);
+  }
+
+  /** Queued jobs a retry gave a not_before_unix: the only ones that can be backing off (Q2). */
+  queuedRetried(): ReadonlySet<string> {
+    return this.queued.retried();
+  }
+
   /** Replaces a job's snapshot (or removes it), keeping the indexes in step. */
   setJob(jobId: string, snap: JobSnapshot | undefined): void {
     const old = this.jobs.get(jobId);
     const before = old?.context.lease?.worker_id;
-    if (old) this.byState.get(stateOf(old))!.delete(jobId);
-    if (snap) {
-      this.jobs.set(jobId, snap);
-      this.byState.get(stateOf(snap))!.add(jobId);
-    } else {
-      this.jobs.delete(jobId);
+    if (old?.value !== snap?.value) {
+      if (old) this.byState.get(stateOf(old))!.delete(jobId);
+      if (snap) this.byState.get(stateOf(snap))!.add(jobId);
     }
+    if (old?.value === 'queued') this.queued.remove(old.context);
+    if (snap?.value === 'queued') this.queued.add(snap.context);
+    if (snap) this.jobs.set(jobId, snap);
+    else this.jobs.delete(jobId);
     const after = snap && LEASED.has(snap.value as JobStateValue) ? snap.context.lease?.worker_id : undefined;
     if (before === after) return;
     if (before !== undefined) {
@@ -100,7 +115,7 @@ export function stateOf(snap: JobSnapshot): JobStateValue {
 
 /** Builds a snapshot from a persisted (value, context) pair, e.g. from a checkpoint. */
 export function restoreJobSnapshot(value: JobStateValue, context: JobContext): JobSnapshot {
-  return jobMachine.resolveState({ value, context });
+  return { value, context };
 }
 
 /**
@@ -124,7 +139,7 @@ export function evolve(state: PlaneState, ev: LedgerEvent): Refusal | undefined 
     }
     if (ev.job.job_id !== ev.job_id)
       return { code: 'E_JOB_ID_MISMATCH', message: 'job.job_id differs from job_id' };
-    [next] = initialTransition(jobMachine, { ev, spec_sha256: specDigest(ev.job) });
+    next = initialJob({ ev, spec_sha256: specDigest(ev.job) });
   } else {
     if (!prev) return { code: 'E_UNKNOWN_JOB', message: `no job ${ev.job_id} in this ledger` };
     const mev = {
@@ -133,8 +148,9 @@ export function evolve(state: PlaneState, ev: LedgerEvent): Refusal | undefined 
       ts_ms: tsMs,
       held_slots: ev.event === 'claim' ? state.heldSlots(ev.worker_id, tsMs) : 0,
     } as JobMachineEvent;
-    [next] = transition(jobMachine, prev, mev);
-    if (next === prev) return explainRefusal(prev, mev);
+    const accepted = transitionJob(prev, mev);
+    if (!accepted) return explainRefusal(prev, mev);
+    next = accepted;
   }
   state.setJob(ev.job_id, next);
   state.lastSeq = ev.seq;
@@ -145,7 +161,7 @@ export function evolve(state: PlaneState, ev: LedgerEvent): Refusal | undefined 
 
 function explainRefusal(snap: JobSnapshot, mev: JobMachineEvent): Refusal {
   const jobState = stateOf(snap);
-  const accepts = jobMachine.root.states[jobState]?.on?.[mev.type] !== undefined;
+  const accepts = acceptsEvent(jobState, mev.type);
   const failing = accepts ? firstFailingGuard(snap.context, mev) : undefined;
   if (failing) return { code: failing.code, message: `${mev.type} refused: ${failing.message}`, jobState };
   if (accepts && mev.type === 'cancel') {

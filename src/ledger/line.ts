@@ -24,10 +24,20 @@ export interface SealedLine {
 
 /** Stamps a body with its position in the chain and computes its hash. */
 export function sealEvent(body: EventBody, seq: number, tsUtc: string, prev: string): SealedLine {
-  const unhashed = { ...body, v: LEDGER_VERSION, seq, ts_utc: tsUtc, prev };
-  const hash = sha256Hex(canonicalJson(unhashed));
+  const unhashed: Record<string, unknown> = { ...body, v: LEDGER_VERSION, seq, ts_utc: tsUtc, prev };
+  // The canonical JSON of an object is its sorted `"key":value` members joined (what
+  // fast-json-stable-stringify does at every level), so each member is serialised once and the
+  // text with and without `hash` are both joined from them.
+  const keys = Object.keys(unhashed).sort();
+  const members = keys.map((k) => {
+    const value = canonicalJson(unhashed[k]) as string | undefined;
+    return value === undefined ? undefined : `${JSON.stringify(k)}:${value}`;
+  });
+  const hash = sha256Hex(`{${members.filter((m) => m !== undefined).join(',')}}`);
+  const at = keys.findIndex((k) => k > 'hash');
+  members.splice(at < 0 ? members.length : at, 0, `"hash":${JSON.stringify(hash)}`);
   const event = { ...unhashed, hash } as LedgerEvent;
-  const text = canonicalJson(event) + '\n';
+  const text = `{${members.filter((m) => m !== undefined).join(',')}}\n`;
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_LINE_BYTES) throw new LineTooLargeError(bytes, MAX_LINE_BYTES);
   return { event, text };

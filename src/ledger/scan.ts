@@ -7,12 +7,14 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 const CHUNK_BYTES = 1 << 20;
 
 export interface ScannedLine {
-  /** The line's text without its `\n`. */
+  /** The line's text without its `\n` ('' when `oversized`). */
   readonly text: string;
   /** Byte offset of the line's first byte. */
   readonly start: number;
   /** Byte offset just past its `\n`. */
   readonly end: number;
+  /** The line outgrew `maxLineBytes`; its bytes were skipped, not kept. */
+  readonly oversized?: true;
 }
 
 export interface TornTail {
@@ -23,35 +25,46 @@ export interface TornTail {
 
 /**
  * Calls `onLine` for every complete line starting at `from`, stopping early when it returns
- * false. Returns where it stopped and, if the file ends without `\n`, the torn tail.
+ * false. Returns where it stopped and, if the file ends without `\n`, the torn tail. A line longer
+ * than `maxLineBytes` is not buffered: it is delivered as `oversized` with empty text, so memory
+ * stays bounded even on a file that is not a ledger at all.
  */
 export function scanLines(
   fd: number,
   from: number,
   onLine: (line: ScannedLine) => boolean | void,
+  maxLineBytes = Infinity,
 ): { offset: number; torn: TornTail | null; stoppedEarly: boolean } {
   const size = fstatSync(fd).size;
   let pos = from;
   let carry: Buffer = Buffer.alloc(0);
-  let carryStart = from;
-  const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  let lineStart = from;
+  let oversized = false;
+  // No bigger than what is there to read: a catch-up that finds nothing new (every append
+  // starts with one) must not allocate a 1 MiB buffer — that external memory drove GC.
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(0, size - from)));
   while (pos < size) {
     const n = readSync(fd, buf, 0, Math.min(CHUNK_BYTES, size - pos), pos);
     if (n === 0) break;
+    const chunkStart = pos - carry.length;
     pos += n;
     const chunk: Buffer = carry.length ? Buffer.concat([carry, buf.subarray(0, n)]) : buf.subarray(0, n);
-    let lineStart = 0;
-    for (let nl = chunk.indexOf(10, lineStart); nl !== -1; nl = chunk.indexOf(10, lineStart)) {
-      const start = carryStart + lineStart;
-      const line = { text: chunk.toString('utf8', lineStart, nl), start, end: carryStart + nl + 1 };
-      lineStart = nl + 1;
-      if (onLine(line) === false) return { offset: line.end, torn: null, stoppedEarly: true };
+    let i = 0;
+    for (let nl = chunk.indexOf(10, i); nl !== -1; nl = chunk.indexOf(10, i)) {
+      const end = chunkStart + nl + 1;
+      const line: ScannedLine = oversized
+        ? { text: '', start: lineStart, end, oversized: true }
+        : { text: chunk.toString('utf8', i, nl), start: lineStart, end };
+      i = nl + 1;
+      lineStart = end;
+      oversized = false;
+      if (onLine(line) === false) return { offset: end, torn: null, stoppedEarly: true };
     }
-    carry = Buffer.from(chunk.subarray(lineStart));
-    carryStart += lineStart;
+    if (chunk.length - i > maxLineBytes) oversized = true;
+    carry = oversized ? Buffer.alloc(0) : Buffer.from(chunk.subarray(i));
   }
-  const torn = carry.length > 0 ? { offset: carryStart, bytes: carry.length } : null;
-  return { offset: carryStart, torn, stoppedEarly: false };
+  const torn = pos > lineStart ? { offset: lineStart, bytes: pos - lineStart } : null;
+  return { offset: lineStart, torn, stoppedEarly: false };
 }
 
 /** Opens `path` read-only, runs `fn`, closes. */

@@ -113,8 +113,8 @@ export class LedgerStore {
   }
 
   /**
-   * S1–S4: under the lock, catch up, move a torn tail aside, let `decideBatch` seal events at
-   * one commit time, then write them with one write and one fdatasync.
+   * S1–S4: under the lock, catch up, let `decideBatch` seal events at one commit time, then
+   * move a torn tail aside and write them with one write and one fdatasync.
    */
   async commit<T>(decideBatch: (tsMs: number, seal: Sealer) => T): Promise<CommitReport<T>> {
     if (!this.paths) throw new Error('this ledger was opened read-only (--ledger); writes need --home');
@@ -123,7 +123,7 @@ export class LedgerStore {
     return this.lock.with(() => {
       const fd = this.openWrite();
       this.catchUp();
-      const tornTailMoved = this.torn ? this.moveTornTailAside(fd, this.torn) : null;
+      let tornTailMoved: TornTailMoved | null = null;
       const tsMs = Math.max(this.clock.nowMs(), this.state.lastTsMs);
       const tsUtc = toTsUtc(tsMs);
       const undo = new Map<string, JobSnapshot | undefined>();
@@ -164,6 +164,8 @@ export class LedgerStore {
       try {
         value = decideBatch(tsMs, seal);
         if (texts.length > 0) {
+          // Only an append moves a torn tail aside: a refusal or a no-op leaves the file as it was (S2).
+          if (this.torn) tornTailMoved = this.moveTornTailAside(fd, this.torn);
           const buf = Buffer.from(texts.join(''));
           try {
             writeAll(fd, buf);

@@ -3,8 +3,9 @@
  * JSON of {last_seq, last_hash, counts, jobs}. It depends on the ledger's bytes only — not on
  * paths, clocks, locale or Node version — so the same file gives the same digest anywhere.
  */
+import { createHash } from 'node:crypto';
 import { JOB_STATES, type JobStateValue } from '../../machines/job.types.js';
-import { canonicalJson, sha256Hex } from '../canonical.js';
+import { canonicalJson } from '../canonical.js';
 import { stateOf, type JobSnapshot, type PlaneState } from '../core/plane-state.js';
 import type { TornTail } from '../ledger/scan.js';
 
@@ -66,15 +67,26 @@ export function emptyCounts(): Record<JobStateValue, number> {
 export function buildReport(state: PlaneState, torn: TornTail | null, linesFolded: number): ReplayReport {
   const counts = emptyCounts();
   const jobs: Record<string, JobView> = {};
-  for (const id of [...state.jobs.keys()].sort()) {
+  const ids = [...state.jobs.keys()].sort();
+  for (const id of ids) {
     const snap = state.jobs.get(id)!;
     counts[stateOf(snap)] += 1;
     jobs[id] = jobView(snap);
   }
-  const core = { last_seq: state.lastSeq, last_hash: state.lastHash, counts, jobs };
+  // state_digest = SHA-256 of canonicalJson({counts, jobs, last_hash, last_seq}) — keys in that
+  // sorted order — fed to the hash member by member: the whole text of a 100,000-job state would
+  // be ≈ 55 MB held at once (docs/decisions.md, "Replay memory").
+  const digest = createHash('sha256').update(`{"counts":${canonicalJson(counts)},"jobs":{`);
+  ids.forEach((id, i) => digest.update(`${i ? ',' : ''}${JSON.stringify(id)}:${canonicalJson(jobs[id])}`));
+  digest.update(
+    `},"last_hash":${JSON.stringify(state.lastHash)},"last_seq":${canonicalJson(state.lastSeq)}}`,
+  );
   return {
-    ...core,
-    state_digest: sha256Hex(canonicalJson(core)),
+    last_seq: state.lastSeq,
+    last_hash: state.lastHash,
+    counts,
+    jobs,
+    state_digest: digest.digest('hex'),
     torn_tail: torn ? { line: linesFolded + 1, offset: torn.offset, bytes: torn.bytes } : null,
   };
 }

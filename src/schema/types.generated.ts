@@ -397,3 +397,28 @@ export interface CancelEvent {
   event: 'cancel';
   reason: string;
 }
+
+/**
+ * a program's bare name as found on PATH, e.g. node (no slashes)
+ */
+export type ProgramName = string;
+/**
+ * @maxItems 256
+ */
+export type ProgramList = ProgramName[];
+
+/**
+ * Optional plane settings in <home>/config.json. Every field is optional; see docs/sandbox.md for the defaults.
+ */
+export interface PlaneConfig {
+  exec?: ExecConfig;
+}
+/**
+ * Which programs jobs may start (test_runner_task commands). allowed_programs replaces the default allowlist; extra_programs adds to it; allow_inline_code lets programs be given code in their arguments (sh -c, python3 -c, node -e, wrappers such as env CMD): true for all, or the program names it is allowed for; term_grace_ms is how long a process tree gets between SIGTERM and SIGKILL when it is stopped (default 1000).
+ */
+export interface ExecConfig {
+  allowed_programs?: ProgramList;
+  extra_programs?: ProgramList;
+  allow_inline_code?: boolean | ProgramList;
+  term_grace_ms?: number;
+}

@@ -1,32 +1,20 @@
 /**
  * The one validator for job specs and ledger events (SPEC §9: the predecessor had two that
- * disagreed). Ajv, draft 2020-12, compiled once per process from schemas/*.json.
+ * disagreed). Ajv, draft 2020-12, compiled from schemas/*.json ahead of time (validators.generated.ts).
  */
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
-import eventSchema from '../../schemas/event.schema.json' with { type: 'json' };
-import jobSchema from '../../schemas/job.schema.json' with { type: 'json' };
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { SchemaError } from '../errors.js';
-import type { JobSpec, LedgerEvent } from './types.generated.js';
+import type { JobSpec, LedgerEvent, PlaneConfig } from './types.generated.js';
+import * as generated from './validators.generated.js';
 
-// ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
-
-let compiled: { job: ValidateFunction<JobSpec>; event: ValidateFunction<LedgerEvent> } | undefined;
-
-function validators() {
-  if (!compiled) {
-    const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, strictRequired: false });
-    addFormats(ajv, ['date-time']);
-    ajv.addSchema(jobSchema, 'job.schema.json');
-    compiled = {
-      job: ajv.getSchema<JobSpec>('job.schema.json') as ValidateFunction<JobSpec>,
-      event: ajv.compile<LedgerEvent>(eventSchema),
-    };
-  }
-  return compiled;
-}
-
+// Compiled ahead of time by bin/gen-types.js (ajv standalone code, options in
+// bin/gen-validators-lib.js): compiling the schemas at startup cost every process ≈ 0.3–0.6 s,
+// loading the generated module costs ≈ 15 ms (docs/decisions.md, "Startup").
+const compiled = {
+  job: generated.job as unknown as ValidateFunction<JobSpec>,
+  event: generated.event as unknown as ValidateFunction<LedgerEvent>,
+  config: generated.config as unknown as ValidateFunction<PlaneConfig>,
+};
 /** One line per problem: the JSON path, then what is expected there. */
 export function describeSchemaErrors(errors: readonly ErrorObject[] | null | undefined): string[] {
   const lines = (errors ?? []).map((e) => {
@@ -55,13 +43,19 @@ export function describeSchemaErrors(errors: readonly ErrorObject[] | null | und
 
 /** Checks a job spec as submitted; throws SchemaError with one line per problem. */
 export function validateJobSpec(spec: unknown, what = 'job spec'): JobSpec {
-  const { job } = validators();
+  const { job } = compiled;
   if (!job(spec)) throw new SchemaError(describeSchemaErrors(job.errors), what);
   return spec;
 }
 
 /** Problems of a ledger event against schemas/event.schema.json (empty when valid). */
 export function eventSchemaProblems(event: unknown): string[] {
-  const { event: check } = validators();
+  const { event: check } = compiled;
   return check(event) ? [] : describeSchemaErrors(check.errors);
+}
+
+/** Problems of a plane config.json against schemas/config.schema.json (empty when valid). */
+export function configSchemaProblems(config: unknown): string[] {
+  const { config: check } = compiled;
+  return check(config) ? [] : describeSchemaErrors(check.errors);
 }

@@ -123,10 +123,15 @@ export class JobRun {
       );
       let outcome: JobOutcome | undefined;
       let failure: unknown;
+      let handler: Promise<JobOutcome> | undefined;
       try {
-        outcome = await untilAborted(this.invoke(job, dir, prefix, extra), this.controller.signal);
+        handler = this.invoke(job, dir, prefix, extra);
+        outcome = await untilAborted(handler, this.controller.signal);
       } catch (err) {
         failure = err;
+        // An aborted handler gets a moment to stop its process tree and register that evidence,
+        // so the fail event lists it and nothing of the attempt still runs when it is written.
+        if (handler && this.controller.signal.aborted) await settledWithin(handler, HANDLER_SETTLE_MS);
       }
       clearTimeout(wallTimer);
       clearInterval(heartbeat);
@@ -231,6 +236,24 @@ export class JobRun {
     }
     throw new JobError(r.error.code, r.error.message);
   }
+}
+
+/**
+ * How long an aborted handler may take to wind down (sandbox: SIGTERM, term_grace_ms ≤ 3 s,
+ * SIGKILL, evidence written) before the fail is written anyway; well inside WALL_TIME_GRACE_MS.
+ */
+const HANDLER_SETTLE_MS = 5_000;
+
+/** Waits for `p` to settle, at most `ms`; never rejects. */
+function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    p.then(done, done);
+  });
 }
 
 /** Settles with `p`, or rejects with the signal's reason as soon as it fires. */

@@ -1,6 +1,6 @@
 import type { Command as Program } from 'commander';
 import { openPlane } from '../../plane.js';
-import { homeOption, jsonOption } from '../options.js';
+import { homeOption, jsonOption, parseSeconds } from '../options.js';
 import { printJson, printLines } from '../output.js';
 
 export function register(program: Program): void {
@@ -8,8 +8,18 @@ export function register(program: Program): void {
     .command('reap')
     .description('one reaper pass: expire lapsed leases, retry (with backoff) what may run again')
     .addOption(homeOption())
-    .option('--retry-backoff-sec <s>', 'first retry backoff; doubles per attempt', Number, 1)
-    .option('--retry-backoff-max-sec <s>', 'cap of the retry backoff', Number, 300)
+    .option(
+      '--retry-backoff-sec <s>',
+      'first retry backoff; doubles per attempt',
+      parseSeconds('--retry-backoff-sec'),
+      1,
+    )
+    .option(
+      '--retry-backoff-max-sec <s>',
+      'cap of the retry backoff',
+      parseSeconds('--retry-backoff-max-sec'),
+      300,
+    )
     .addOption(jsonOption())
     .addHelpText('after', `\nExamples:\n  execplane reap\n  execplane reap --json`)
     .action(

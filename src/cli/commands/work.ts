@@ -1,8 +1,10 @@
 import type { Command as Program } from 'commander';
 import { UsageError } from '../../errors.js';
-import { defaultHandlers } from '../../jobs/index.js';
+import { jobRuntime } from '../../jobs/index.js';
+import { describeEnforcement } from '../../sandbox/network.js';
+import { prepareSandbox } from '../../sandbox/prepare.js';
 import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC, Worker } from '../../worker/worker.js';
-import { homeOption, parsePositiveInt } from '../options.js';
+import { homeOption, parsePositiveInt, parseSeconds } from '../options.js';
 
 interface Opts {
   home: string;
@@ -15,14 +17,9 @@ interface Opts {
   retryBackoffSec: number;
   retryBackoffMaxSec: number;
   graceSec: number;
+  unenforcedNetworkOk?: boolean;
   quiet?: boolean;
 }
-
-const parseSeconds = (name: string) => (value: string) => {
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(value))
-    throw new UsageError('E_USAGE', `${name} must be a number of seconds ≥ 0`);
-  return Number(value);
-};
 
 export function register(program: Program): void {
   program
@@ -63,6 +60,10 @@ export function register(program: Program): void {
       parseSeconds('--grace-sec'),
       DEFAULT_GRACE_SEC,
     )
+    .option(
+      '--unenforced-network-ok',
+      'run allow_network:false jobs even where the network cannot be cut (no unshare); the run header says so',
+    )
     .option('--quiet', 'log nothing but errors')
     .addHelpText(
       'after',
@@ -73,13 +74,23 @@ Examples:
   execplane work --max-idle-sec 5 --worker-id ci-1
 
 Exit codes: 0 done (--once, idle, or shut down by a signal); 1 the ledger is corrupt;
-2 usage; 3 the kill switch is on (nothing was claimed after it was seen).
+2 usage or a malformed <home>/config.json; 3 the kill switch is on (nothing was claimed
+after it was seen).
+Sandbox (docs/sandbox.md): commands of allow_network:false jobs run in a fresh network
+namespace (unshare); where that is impossible such jobs are left for other workers unless
+--unenforced-network-ok is given.
 SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abort them
 (fail, code shutdown, retryable). A second signal aborts at once.`,
     )
     .action(async (opts: Opts) => {
       if (opts.leaseSec < 0.3) throw new UsageError('E_USAGE', '--lease-sec must be at least 0.3');
       const log = opts.quiet ? undefined : (m: string) => process.stderr.write(`execplane work: ${m}\n`);
+      // A malformed config.json refuses the start (E_CONFIG, exit 2) before anything is claimed.
+      const sandbox = await prepareSandbox({
+        home: opts.home,
+        unenforcedNetworkOk: opts.unenforcedNetworkOk,
+      });
+      log?.(`network enforcement: ${describeEnforcement(sandbox.network)}`);
       const worker = new Worker({
         home: opts.home,
         workspace: opts.workspace,
@@ -90,7 +101,7 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
         maxIdleSec: opts.maxIdleSec,
         retry: { backoffBaseSec: opts.retryBackoffSec, backoffMaxSec: opts.retryBackoffMaxSec },
         graceSec: opts.graceSec,
-        handlers: defaultHandlers(),
+        ...jobRuntime({ home: opts.home, sandbox }),
         log,
       });
       const onSignal = (sig: NodeJS.Signals) => {

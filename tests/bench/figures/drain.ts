@@ -1,0 +1,139 @@
+/**
+ * Drain: no-op jobs (noopSpec) through real `execplane work` processes, fsync on everything the
+ * plane promises to keep. The workers are started and warmed up first, idle; then one commit
+ * enqueues the batch, and the clock runs from its acknowledgement until the last `complete` is
+ * in the ledger. Each job costs the ledger three events (claim, start, complete), so the drain
+ * implies an event rate, shown beside the group-commit limit.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Plane } from '../../../src/plane.js';
+import { startCli, stop } from '../child.js';
+import type { BenchContext } from '../context.js';
+import { noopSpec, LedgerWatch } from '../jobs.js';
+import { ledgerLinesOf } from '../ledger-read.js';
+import { entry, spread, type Entry, type Spread } from '../stats.js';
+import { diskLimit, groupCommitLimit } from './append.js';
+
+interface DrainRun {
+  readonly jobsPerSec: number;
+  readonly eventsPerSec: number;
+}
+
+async function drainOnce(
+  ctx: BenchContext,
+  workers: number,
+  slots: number,
+  jobs: number,
+  run: number,
+): Promise<DrainRun> {
+  const home = ctx.dir(`drain-${workers}x${slots}-${run}`);
+  const workspace = ctx.dir(`drain-ws-${workers}x${slots}-${run}`);
+  const plane = Plane.open(home);
+  const procs: ChildProcess[] = [];
+  const errors: string[] = [];
+  const watch = new LedgerWatch(home);
+  try {
+    for (let w = 0; w < workers; w++) {
+      const p = startCli(
+        [
+          'work',
+          '--home',
+          home,
+          '--workspace',
+          workspace,
+          '--worker-id',
+          `bench-${w}`,
+          '--slots',
+          String(slots),
+          '--quiet',
+        ],
+        { cwd: workspace },
+      );
+      p.stderr?.setEncoding('utf8').on('data', (d: string) => errors.push(d));
+      procs.push(p);
+    }
+    const enqueue = async (prefix: string, n: number) => {
+      const ids = Array.from({ length: n }, (_, i) => `job-${prefix}${i.toString(36).padStart(7, '0')}`);
+      await plane.submit(ids.map((id) => ({ type: 'enqueue' as const, spec: noopSpec(id) })));
+      return ids;
+    };
+    const completes = (n: number, what: string) =>
+      watch.until(
+        () => {
+          if (procs.some((p) => p.exitCode !== null)) throw new Error(`a worker exited: ${errors.join('')}`);
+          return watch.count('complete') + watch.count('fail') >= n;
+        },
+        180_000,
+        what,
+      );
+    // Warm-up: every worker up, its code hot, its slots exercised.
+    await enqueue('warm', workers * slots * 4);
+    await completes(workers * slots * 4, 'the warm-up jobs');
+    const before = {
+      complete: watch.count('complete'),
+      events: [...watch.counts.values()].reduce((a, b) => a + b, 0),
+    };
+
+    await enqueue(`d${run}`, jobs);
+    const t0 = process.hrtime.bigint();
+    watch.poll();
+    const enqueued = [...watch.counts.values()].reduce((a, b) => a + b, 0);
+    const t1 = await completes(before.complete + jobs, `${jobs} drained jobs`);
+    const seconds = Number(t1 - t0) / 1e9;
+    const events = [...watch.counts.values()].reduce((a, b) => a + b, 0) - enqueued;
+    if (watch.count('fail') > 0) throw new Error(`${watch.count('fail')} job(s) failed: ${errors.join('')}`);
+    ctx.log(
+      `drain ${workers}×${slots} run ${run + 1}: ${jobs} jobs in ${seconds.toFixed(2)} s = ` +
+        `${(jobs / seconds).toFixed(0)} jobs/s, ${(events / seconds).toFixed(0)} events/s`,
+    );
+    if (!groupCommitLimitHere.has(`${workers}x${slots}`)) {
+      const lines = ledgerLinesOf(join(home, 'jobs.jsonl'));
+      groupCommitLimitHere.set(`${workers}x${slots}`, diskLimit(join(home, 'limit.jsonl'), lines, 64));
+    }
+    return { jobsPerSec: jobs / seconds, eventsPerSec: events / seconds };
+  } finally {
+    await Promise.all(procs.map(stop));
+    watch.close();
+    plane.close();
+  }
+}
+
+/** A group-commit limit measured on the drain's own ledger when the group-commit figure did not run. */
+const groupCommitLimitHere = new Map<string, number>();
+
+async function drainFigure(
+  ctx: BenchContext,
+  workers: number,
+  slots: number,
+  jobs: number,
+): Promise<Entry[]> {
+  const runs = ctx.quick ? 1 : 3;
+  const results: DrainRun[] = [];
+  for (let run = 0; run < runs; run++) results.push(await drainOnce(ctx, workers, slots, jobs, run));
+  const name = `drain_${workers}x${slots}`;
+  const limit: Spread = groupCommitLimit ?? spread([groupCommitLimitHere.get(`${workers}x${slots}`)!]);
+  const is4x8 = workers === 4 && slots === 8;
+  return [
+    entry({
+      name,
+      figure: `drain: ${jobs.toLocaleString('en')} no-op agent_task jobs, ${workers} execplane work × ${slots} slot(s), fsync on`,
+      unit: 'jobs/s',
+      better: 'higher',
+      ours: spread(results.map((r) => r.jobsPerSec)),
+      ...(is4x8 ? { target: '≥ 5,000 jobs/s', meets: ({ ours }: { ours: number }) => ours >= 5_000 } : {}),
+    }),
+    entry({
+      name: `${name}_events`,
+      figure: `drain ${workers}×${slots}: the ledger events/s it implies (claim, start, complete per job)`,
+      unit: 'events/s',
+      better: 'higher',
+      ours: spread(results.map((r) => r.eventsPerSec)),
+      limit,
+      limitIs: 'group-commit limit: 64 lines per write + fdatasync',
+    }),
+  ];
+}
+
+export const drain1x1Figure = (ctx: BenchContext) => drainFigure(ctx, 1, 1, ctx.quick ? 200 : 2_000);
+export const drain4x8Figure = (ctx: BenchContext) => drainFigure(ctx, 4, 8, ctx.quick ? 2_000 : 20_000);

@@ -1,0 +1,151 @@
+/**
+ * checkpoint.json (SPEC §2): a new process starts from the saved state instead of line 1, only
+ * after verifying it (body SHA-256, and seq + hash of the ledger line at its offset).
+ */
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Plane } from '../src/plane.js';
+import { ManualClock, T0 } from './helpers/clock.js';
+import { agentSpec, cmd } from './helpers/specs.js';
+import { useTmpDirs } from './helpers/tmp.js';
+
+const tmp = useTmpDirs();
+const ids = ['job-ckpt000001', 'job-ckpt000002', 'job-ckpt000003', 'job-ckpt000004'] as const;
+const [A, B, C, D] = ids;
+
+const opened: Plane[] = [];
+afterEach(() => {
+  for (const p of opened.splice(0)) p.close();
+});
+function open(home: string, options: Parameters<typeof Plane.open>[1] = {}): Plane {
+  const p = Plane.open(home, options);
+  opened.push(p);
+  return p;
+}
+
+/** Jobs in every kind of state, one of them holding 2 of worker w1's 2 slots. */
+async function planeWithHistory(home = tmp(), clock = new ManualClock()) {
+  const plane = open(home, { clock });
+  await plane.submit([
+    ...ids.map((id) => cmd.enqueue(agentSpec({ job_id: id, budgets: { max_concurrency_slots: 2 } }))),
+  ]);
+  await plane.submit([cmd.claim(A, 'w1', { slots: 2 }), cmd.claim(B, 'w2', { slots: 2 })]);
+  clock.advance(1000);
+  await plane.submit([cmd.start(B, 'w2'), cmd.toolCall(B, 'w2'), cmd.cancel(C)]);
+  clock.advance(1000);
+  await plane.submit([cmd.complete(B, 'w2', 1, { tool_calls: 1, output_bytes: 10, wall_ms: 1000 })]);
+  return { home, clock, plane };
+}
+
+/** Events the fold applied while opening (0 means it started from the checkpoint's end). */
+function openCounting(home: string) {
+  let folded = 0;
+  const plane = open(home, { onEvent: () => void (folded += 1) });
+  return { plane, folded };
+}
+
+describe('checkpoint.json', () => {
+  it('maybeCheckpoint(true) writes it; a new plane starting from it equals a fold from line 1', async () => {
+    const { home, plane } = await planeWithHistory();
+    expect(plane.maybeCheckpoint(true)).toBe(true);
+    expect(existsSync(join(home, 'checkpoint.json'))).toBe(true);
+
+    const { plane: fromCheckpoint, folded } = openCounting(home);
+    expect(folded).toBe(0);
+    expect(fromCheckpoint.checkpointRejected).toBeNull();
+    const full = open(home, { useCheckpoint: false });
+    expect(fromCheckpoint.report()).toEqual(full.report());
+    expect(fromCheckpoint.store.position).toEqual(full.store.position);
+  });
+
+  it('after the checkpoint, a new plane folds only the new lines and still equals the full fold', async () => {
+    const { home, plane, clock } = await planeWithHistory();
+    plane.maybeCheckpoint(true);
+    clock.advance(1000);
+    await plane.submit([cmd.heartbeat(A, 'w1', 1)]);
+    await plane.submit([cmd.claim(D, 'w3', { slots: 2 })]);
+    const { plane: resumed, folded } = openCounting(home);
+    expect(folded).toBe(2);
+    expect(resumed.report()).toEqual(open(home, { useCheckpoint: false }).report());
+  });
+
+  it('a plane restored from a checkpoint decides like one that folded everything (slots, fencing)', async () => {
+    const { home, plane } = await planeWithHistory();
+    plane.maybeCheckpoint(true);
+    const resumed = open(home, { clock: new ManualClock(T0 + 5000) });
+    // w1 still holds A's 2 slots: invariant 6 must survive the round trip through the file.
+    await expect(resumed.submit([cmd.claim(D, 'w1', { slots: 2 })])).rejects.toMatchObject({
+      code: 'E_SLOTS_EXCEEDED',
+    });
+    await expect(resumed.submit([cmd.start(A, 'w2', 1)])).rejects.toMatchObject({ code: 'E_LEASE_LOST' });
+    await resumed.submit([cmd.start(A, 'w1', 1)]);
+    expect(resumed.report()).toEqual(open(home, { useCheckpoint: false }).report());
+  });
+
+  it('is not written on an ordinary call below the interval, nor while the ledger has a torn tail', async () => {
+    const { home, plane } = await planeWithHistory();
+    expect(plane.maybeCheckpoint()).toBe(false);
+    expect(existsSync(join(home, 'checkpoint.json'))).toBe(false);
+    appendFileSync(join(home, 'jobs.jsonl'), '{"torn');
+    const torn = open(home);
+    expect(torn.maybeCheckpoint(true)).toBe(false);
+    expect(existsSync(join(home, 'checkpoint.json'))).toBe(false);
+  });
+
+  it('a tampered checkpoint body is rejected and the state is still correct', async () => {
+    const { home, plane } = await planeWithHistory();
+    plane.maybeCheckpoint(true);
+    const path = join(home, 'checkpoint.json');
+    const [header, body] = readFileSync(path, 'utf8').split('\n');
+    writeFileSync(path, `${header}\n${body!.replace('"running"', '"queued"').replace('w1', 'w9')}\n`);
+    const { plane: reopened, folded } = openCounting(home);
+    expect(reopened.checkpointRejected).toMatch(/body_sha256/);
+    expect(folded).toBe(readFileSync(join(home, 'jobs.jsonl'), 'utf8').split('\n').length - 1);
+    expect(reopened.report()).toEqual(open(home, { useCheckpoint: false }).report());
+  });
+
+  it('an unreadable checkpoint is rejected and the state is still correct', async () => {
+    const { home } = await planeWithHistory();
+    writeFileSync(join(home, 'checkpoint.json'), 'not json');
+    const reopened = open(home);
+    expect(reopened.checkpointRejected).toMatch(/unreadable/);
+    expect(reopened.report()).toEqual(open(home, { useCheckpoint: false }).report());
+  });
+
+  it('a ledger whose line at the checkpoint offset differs rejects the checkpoint', async () => {
+    const { home, plane } = await planeWithHistory();
+    plane.maybeCheckpoint(true);
+    const checkpoint = readFileSync(join(home, 'checkpoint.json'));
+    // Another plane's ledger (the same commands a millisecond later), at least as long.
+    const other = tmp();
+    const { plane: otherPlane, clock } = await planeWithHistory(other, new ManualClock(T0 + 1));
+    clock.advance(500);
+    await otherPlane.submit([cmd.cancel(D, 'a different history')]);
+    writeFileSync(join(other, 'checkpoint.json'), checkpoint);
+    const reopened = open(other);
+    expect(reopened.checkpointRejected).toMatch(/no line with seq \d+ and the checkpoint's hash/);
+    expect(reopened.report()).toEqual(open(other, { useCheckpoint: false }).report());
+    expect(reopened.report().jobs[D]!.state).toBe('cancelled');
+  });
+
+  it('a ledger shorter than the checkpoint offset rejects the checkpoint', async () => {
+    const { home, plane } = await planeWithHistory();
+    plane.maybeCheckpoint(true);
+    const ledger = join(home, 'jobs.jsonl');
+    const lines = readFileSync(ledger, 'utf8').split('\n');
+    writeFileSync(ledger, lines.slice(0, 3).join('\n') + '\n');
+    const reopened = open(home);
+    expect(reopened.checkpointRejected).not.toBeNull();
+    expect(reopened.report().last_seq).toBe(3);
+  });
+
+  it('time travel before the checkpoint ignores it and folds from line 1', async () => {
+    const { home, plane } = await planeWithHistory();
+    plane.maybeCheckpoint(true);
+    const past = open(home, { atSeq: 5 });
+    expect(past.report().last_seq).toBe(5);
+    expect(past.report().jobs[A]!.state).toBe('claimed');
+    expect(past.report().jobs[C]!.state).toBe('queued');
+  });
+});
