@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run demo`: the main job end to end on the embedded default, in a fresh plane under
 // .execplane-demo/ with this checkout as the workspace — enqueue the sample jobs, run two real
-// workers until the queue drains, then replay and audit the ledger. Each step runs the real CLI,
-// printed as a user would type it; the demo fails (exit 1) if any step does.
+// workers until the queue drains, then replay the ledger and audit it with its evidence files.
+// Each step runs the real CLI, printed as a user would type it; the demo fails if any step does.
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -40,4 +40,4 @@ if (codes.some((c) => c !== 0)) {
   process.exit(1);
 }
 await step(['replay', '--home', home]);
-await step(['audit', '--home', home]);
+await step(['audit', '--home', home, '--evidence']);

@@ -95,9 +95,9 @@ export function applyUpdate(context: JobContext, event: JobMachineEvent, update:
 }
 
 /**
- * A shallow copy with every field named: one object shape for all contexts, and ≈ 4× cheaper
- * than `{ ...context }` on the fold's hot path. (The return type makes the compiler insist that
- * no field of JobContext is missing here.)
+ * A shallow copy with every field named, so every context of the fold has the one object shape
+ * V8 optimises for (a spread copy showed up as ≈ 0.5 µs an event in the replay profile). The
+ * return type makes the compiler insist that no field of JobContext is missing here.
  */
 function copyContext(c: JobContext): ContextDraft {
   return {

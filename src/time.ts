@@ -34,6 +34,8 @@ export function parseTsUtc(ts: string): number {
   }
   if (!TS_RE.test(ts)) return Number.NaN;
   const ms = Date.parse(ts);
+  // Date.parse rolls impossible dates over (2099-02-31 → 03-03): only a round trip proves it real.
+  if (Number.isNaN(ms) || new Date(ms).toISOString() !== ts) return Number.NaN;
   lastSecond = ts.slice(0, 20);
   lastSecondMs = ms - Number(ts.slice(20, 23));
   return ms;

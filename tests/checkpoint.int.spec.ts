@@ -2,11 +2,13 @@
  * checkpoint.json (SPEC §2): a new process starts from the saved state instead of line 1, only
  * after verifying it (body SHA-256, and seq + hash of the ledger line at its offset).
  */
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Plane } from '../src/plane.js';
 import { ManualClock, T0 } from './helpers/clock.js';
+import { cli } from './helpers/procs.js';
 import { agentSpec, cmd } from './helpers/specs.js';
 import { useTmpDirs } from './helpers/tmp.js';
 
@@ -147,5 +149,51 @@ describe('checkpoint.json', () => {
     expect(past.report().last_seq).toBe(5);
     expect(past.report().jobs[A]!.state).toBe('claimed');
     expect(past.report().jobs[C]!.state).toBe('queued');
+  });
+});
+
+describe('what a checkpoint may and may not vouch for (CLI)', () => {
+  const flipByteInLine = (ledger: string, lineIndex: number) => {
+    const lines = readFileSync(ledger, 'utf8').split('\n');
+    lines[lineIndex] = lines[lineIndex]!.replace('"v":1', '"v":2');
+    writeFileSync(ledger, lines.join('\n'));
+  };
+
+  it('replay reads every line: one changed byte before the checkpoint still exits 1 naming the line', async () => {
+    const { home, plane } = await planeWithHistory();
+    plane.maybeCheckpoint(true);
+    flipByteInLine(join(home, 'jobs.jsonl'), 2);
+    const full = await cli(['replay', '--home', home, '--json']);
+    expect(full.exitCode).toBe(1);
+    expect(full.stderr).toMatch(/line 3: /);
+    // --from-checkpoint trusts the lines the checkpoint covers, as documented.
+    expect((await cli(['replay', '--home', home, '--from-checkpoint'])).exitCode).toBe(0);
+  });
+
+  it("a forged checkpoint (body edited, body_sha256 recomputed) cannot change replay's output", async () => {
+    const { home, plane } = await planeWithHistory();
+    const honest = (await cli(['replay', '--home', home, '--json'])).stdout;
+    plane.maybeCheckpoint(true);
+    const path = join(home, 'checkpoint.json');
+    const [header, ...body] = readFileSync(path, 'utf8').split('\n');
+    const forgedBody = body.join('\n').replace('"complete"', '"expired"').replace(/,3,/, ',5,');
+    const h = JSON.parse(header!) as Record<string, unknown>;
+    h.body_sha256 = createHash('sha256').update(forgedBody).digest('hex');
+    writeFileSync(path, `${JSON.stringify(h)}\n${forgedBody}`);
+    expect((await cli(['replay', '--home', home, '--json'])).stdout).toBe(honest);
+    // The forgery is real: a reader that chose to trust the checkpoint would have been misled.
+    expect((await cli(['replay', '--home', home, '--from-checkpoint', '--json'])).stdout).not.toBe(honest);
+  });
+
+  it('a checkpoint written by other code is ignored', async () => {
+    const { home, plane } = await planeWithHistory();
+    plane.maybeCheckpoint(true);
+    const path = join(home, 'checkpoint.json');
+    const [header, ...rest] = readFileSync(path, 'utf8').split('\n');
+    writeFileSync(
+      path,
+      [JSON.stringify({ ...JSON.parse(header!), code: '0000000000000000' }), ...rest].join('\n'),
+    );
+    expect(open(home).checkpointRejected).toMatch(/another version/);
   });
 });

@@ -237,12 +237,12 @@ describe('torn tail (S4)', () => {
     const plane = track(Plane.open(home, { clock: new ManualClock(T0 + 10_000) }));
     await plane.submit([cmd.claim(B)]);
     writeFileSync(ledger, complete); // back to the same length, then torn again at that offset
-    appendFileSync(ledger, 'second');
+    appendFileSync(ledger, '{"second');
     const again = track(Plane.open(home, { clock: new ManualClock(T0 + 20_000) }));
     const { tornTailMoved } = await again.submit([cmd.cancel(B)]);
     expect(readFileSync(`${ledger}.torn-${complete.length}`)).toEqual(half);
     expect(tornTailMoved!.path).not.toBe(`${ledger}.torn-${complete.length}`);
-    expect(readFileSync(tornTailMoved!.path, 'utf8')).toBe('second');
+    expect(readFileSync(tornTailMoved!.path, 'utf8')).toBe('{"second');
   });
 });
 
@@ -270,6 +270,44 @@ describe('corruption (S5)', () => {
     expect(err).toBeInstanceOf(LedgerCorruptError);
     expect(err).toMatchObject({ code: 'E_LEDGER_CORRUPT', line: 3 });
     expect((err as Error).message).toMatch(/jobs\.jsonl: line 3: /);
+  });
+
+  it('a line re-hashed over its own non-canonical bytes is corruption: the hash is over the canonical form', async () => {
+    const { ledger, plane } = await busyPlane();
+    plane.close();
+    const lines = ledgerLines(ledger);
+    const ev = JSON.parse(lines[2]!) as Record<string, unknown>;
+    const { hash: _old, ...rest } = ev;
+    const spaced = JSON.stringify(rest, null, 1).replace(/\n/g, ''); // valid JSON, not canonical
+    lines[2] = spaced.replace(/}$/, `,"hash":"${sha256(spaced)}"}`);
+    writeFileSync(ledger, lines.join('\n') + '\n');
+    expect(() => Plane.open(join(ledger, '..'), { useCheckpoint: false })).toThrow(
+      /line 3: not the canonical JSON/,
+    );
+  });
+
+  it('an impossible date (Feb 31) in ts_utc is corruption, not a rolled-over time', async () => {
+    const { ledger, plane } = await busyPlane();
+    plane.close();
+    const events = ledgerEvents(ledger).map((e) => ({ ...e }) as Record<string, unknown>);
+    for (const e of events.slice(3)) e.ts_utc = '2030-02-31T00:00:00.000Z';
+    writeFileSync(ledger, rechain(events));
+    expect(() => Plane.open(join(ledger, '..'), { useCheckpoint: false })).toThrow(/line 4: /);
+  });
+
+  it('bytes at the end that cannot be an interrupted append (no "{", or too long) are corruption, not a torn tail', async () => {
+    for (const tail of ['garbage without a newline', `{"${'x'.repeat(MAX_LINE_BYTES)}`]) {
+      const { home, ledger, plane } = await busyPlane();
+      plane.close();
+      appendFileSync(ledger, tail);
+      const before = readFileSync(ledger);
+      // Neither a reader nor a would-be writer gets past it, and nothing is moved aside.
+      expect(() => Plane.open(home, { useCheckpoint: false })).toThrow(
+        /line 8: .*cannot be an interrupted append/,
+      );
+      expect(readFileSync(ledger).equals(before)).toBe(true);
+      expect(existsSync(`${ledger}.torn-${before.length - tail.length}`)).toBe(false);
+    }
   });
 
   it('a well-chained line whose ts_utc goes backwards is corruption (invariant 8)', async () => {

@@ -80,10 +80,11 @@ describe('the claim-order index', () => {
           const tsMs = T0 + 30_000;
           for (const op of ops) {
             const id = ids[op.job]!;
-            // A job keeps its priority and seq for life; a retry sets not_before_unix.
+            // A job keeps its priority and its (unique) enqueue seq for life; a retry sets
+            // not_before_unix.
             const f = facts.get(id) ?? {
               priority: op.priority,
-              seq: op.seq,
+              seq: op.seq * ids.length + op.job,
               slots: op.slots,
               notBeforeUnix: 0,
             };

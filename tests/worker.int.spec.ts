@@ -2,7 +2,7 @@
  * The worker runtime embedded through the library (real files, real timers, small leases):
  * SPEC §6 and issue 4 — claim order, heartbeats, fencing, budgets, kill switch, shutdown, reaper.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { planePaths } from '../src/ledger/paths.js';
@@ -127,6 +127,17 @@ describe('worker', () => {
     expect(fails['job-throwund1']?.code).toBe('E_HANDLER_THREW');
     expect(fails['job-rejectob1']?.message).toContain('{"weird":true}');
     expect(ofType(events, 'complete').map((e) => e.job_id)).toEqual(['job-okafter01']);
+  });
+
+  test('an error before start (evidence not writable) still ends the attempt as a fail, not a lapsed lease', async () => {
+    const home = tmp();
+    (await enqueueAll(home, [agentSpec({ job_id: 'job-nostart01' })])).close();
+    writeFileSync(planePaths(home).evidence, 'a file where the evidence directory should be');
+    const { exit } = startWorker(home, async () => ({ result: {} }), { once: true });
+    expect((await exit).code).toBe(0);
+    const events = ledgerEvents(ledgerOf(home));
+    expect(events.map((e) => e.event)).toEqual(['enqueue', 'claim', 'fail']);
+    expect(ofType(events, 'fail')[0]!.error).toMatchObject({ code: 'ENOTDIR', retryable: false });
   });
 
   test('invariant 4: tool-call, output and wall-time budgets end the job with their codes', async () => {

@@ -3,9 +3,8 @@
  * chunk plus one line of at most 64 KiB; longer lines are skipped, not buffered) and, with
  * `evidenceDir`, checks the evidence files the events record.
  */
-import { statSync } from 'node:fs';
-import { UsageError } from '../errors.js';
 import { MAX_LINE_BYTES } from '../ledger/line.js';
+import { assertReadableFile } from '../ledger/paths.js';
 import { scanLines, withReadFd } from '../ledger/scan.js';
 import { Auditor, type AuditOptions, type AuditReport } from './audit.js';
 import { evidenceFindings } from './evidence.js';
@@ -41,17 +40,5 @@ export function auditLedgerFile(path: string, options: FileAuditOptions = {}): A
       MAX_LINE_BYTES,
     ),
   );
-  return auditor.finish(torn?.bytes ?? 0);
-}
-
-function assertReadableFile(path: string): void {
-  let isFile: boolean;
-  try {
-    isFile = statSync(path).isFile();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new UsageError('E_INPUT', `cannot read ${path} (${code}); check the path`);
-  }
-  if (!isFile)
-    throw new UsageError('E_INPUT', `${path} is not a file; pass a ledger file (jobs.jsonl) or --home DIR`);
+  return auditor.finish(torn);
 }

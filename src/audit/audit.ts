@@ -12,6 +12,7 @@
  * are counted), whatever the file's length.
  */
 import { ZERO_HASH } from '../canonical.js';
+import { isTornWrite } from '../ledger/line.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
 import { finding, type Finding } from './findings.js';
 import { HeadCheck, type HeadAnchor } from './head.js';
@@ -84,9 +85,20 @@ export class Auditor {
     }
   }
 
-  /** Ends the audit; `tornBytes` is the length of a partial last line, if the file has one. */
-  finish(tornBytes: number): AuditReport {
-    if (tornBytes > 0) {
+  /** Ends the audit; `torn` is what follows the last `\n`, if anything does. */
+  finish(torn: { readonly bytes: number; readonly startsWithBrace: boolean } | null): AuditReport {
+    const tornBytes = torn?.bytes ?? 0;
+    if (torn && !isTornWrite(torn)) {
+      const line = this.lines + 1;
+      this.add([
+        finding(
+          { line, seq: null, job_id: null },
+          'E_AUDIT_PARSE',
+          `the file ends with ${tornBytes} byte(s) without a newline that cannot be an interrupted append ` +
+            '(too long for one line, or not starting with "{"): is this a ledger?',
+        ),
+      ]);
+    } else if (tornBytes > 0) {
       const line = this.lines + 1;
       this.add([
         finding(
@@ -119,5 +131,7 @@ export function auditBytes(bytes: Uint8Array, options?: AuditOptions): AuditRepo
     auditor.line({ line, text: buf.toString('utf8', start, nl), bytes: nl + 1 - start });
     start = nl + 1;
   }
-  return auditor.finish(buf.length - start);
+  return auditor.finish(
+    start < buf.length ? { bytes: buf.length - start, startsWithBrace: buf[start] === 0x7b } : null,
+  );
 }

@@ -41,8 +41,3 @@ export function reportError(err: unknown): number {
   if (process.env.EXECPLANE_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
   return EXIT_REFUSED;
 }
-
-/** Color only on a terminal, and never with NO_COLOR set (https://no-color.org). */
-export function useColor(): boolean {
-  return process.stdout.isTTY === true && !('NO_COLOR' in process.env);
-}

@@ -38,6 +38,11 @@ export class PlaneState {
   );
   /** The queued jobs in claim order, for the claimer (claim-order.ts). */
   private readonly queued = new QueuedIndex();
+  /**
+   * Failed or expired jobs the reaper may retry (attempts left; expired, or failed with a
+   * retryable error): the reaper looks at these, never at every job that ever failed.
+   */
+  private readonly retryable = new Set<string>();
   /** job_id → byte offset of its enqueue line, so a worker can read the full spec in O(1). */
   readonly enqueueOffsets = new Map<string, number>();
   lastSeq = 0;
@@ -77,9 +82,16 @@ export class PlaneState {
     return this.queued.retried();
   }
 
+  /** See `retryable`: ids of the jobs a reaper may retry now or after their backoff. */
+  retryCandidates(): ReadonlySet<string> {
+    return this.retryable;
+  }
+
   /** Replaces a job's snapshot (or removes it), keeping the indexes in step. */
   setJob(jobId: string, snap: JobSnapshot | undefined): void {
     const old = this.jobs.get(jobId);
+    if (snap && mayRetry(snap)) this.retryable.add(jobId);
+    else this.retryable.delete(jobId);
     const before = old?.context.lease?.worker_id;
     if (old?.value !== snap?.value) {
       if (old) this.byState.get(stateOf(old))!.delete(jobId);
@@ -102,6 +114,11 @@ export class PlaneState {
       set.add(jobId);
     }
   }
+}
+
+function mayRetry({ value, context: c }: JobSnapshot): boolean {
+  if (c.attempt >= c.max_attempts) return false;
+  return value === 'expired' || (value === 'failed' && c.error?.retryable === true);
 }
 
 /** SHA-256 of a spec's canonical JSON without created_at_utc (see JobContext.spec_sha256). */

@@ -37,14 +37,9 @@ export function reapCommands(
       }
     }
   }
-  for (const id of state.inState('expired')) {
-    const c = state.jobs.get(id)!.context;
-    if (c.attempt < c.max_attempts) retry(id, c.attempt);
-  }
-  for (const id of state.inState('failed')) {
-    const c = state.jobs.get(id)!.context;
-    if (c.error?.retryable === true && c.attempt < c.max_attempts) retry(id, c.attempt);
-  }
+  // Expired jobs, and failed ones with a retryable error, while attempts remain (an index kept
+  // by PlaneState: history of jobs failed for good costs nothing here).
+  for (const id of state.retryCandidates()) retry(id, state.jobs.get(id)!.context.attempt);
   return commands;
 }
 

@@ -3,7 +3,7 @@
  * instead of line 1 (SPEC §2). Written atomically (write-file-atomic: temp file, fsync, rename).
  *
  * Format v2, lines of JSON:
- *   1. the header {v, seq, hash, offset, lines, last_ts_ms, body_sha256};
+ *   1. the header {v, code, seq, hash, offset, lines, last_ts_ms, body_sha256};
  *   2. the index {live: [[job_id, state, context, enqueue_offset]…],
  *                 ended: {ids, states, offsets, lengths}};
  *   3… one context per job that has ended (complete, cancelled: states the machine lets nothing
@@ -11,9 +11,12 @@
  * A context is the array of its fields in CONTEXT_FIELDS order; a state is its index in
  * JOB_STATES. Everything after the header is the body.
  *
- * C1. Before use, the body's SHA-256 must equal body_sha256 and the ledger's line ending at
- *     `offset` must carry exactly `seq` and `hash`; otherwise the checkpoint is ignored and the
- *     caller folds from line 1.
+ * C1. Before use, `code` must be this build's CODE_FINGERPRINT (a checkpoint folded by other
+ *     code — another version, another machine — says nothing about what this code would fold),
+ *     the body's SHA-256 must equal body_sha256, and the ledger's line ending at `offset` must
+ *     carry exactly `seq` and `hash`; otherwise the checkpoint is ignored and the caller folds
+ *     from line 1. A checkpoint is a cache for writers and `replay --from-checkpoint`: it is not
+ *     proof — `replay` and `audit` read every line.
  * C2. Jobs that have ended are restored with their state at once and their context parsed from
  *     its (already verified) line on first use: a new process on a 100,000-job plane is ready
  *     after reading and hashing the file, not after parsing 100,000 contexts — v1 (one JSON body)
@@ -23,7 +26,9 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } fr
 import writeFileAtomic from 'write-file-atomic';
 import { jobTable, type JobRecord } from '../../machines/job.table.js';
 import { JOB_STATES, type JobContext, type JobStateValue } from '../../machines/job.types.js';
+import { machineTransitions } from '../../machines/diagram.js';
 import { sha256Hex } from '../canonical.js';
+import { VERSION as PACKAGE_VERSION } from '../version.js';
 import { PlaneState, restoreJobSnapshot } from '../core/plane-state.js';
 import { MAX_LINE_BYTES } from './line.js';
 import type { FoldPosition } from './store.js';
@@ -32,6 +37,7 @@ const VERSION = 2;
 
 interface CheckpointHeader {
   readonly v: number;
+  readonly code: string;
   readonly seq: number;
   readonly hash: string;
   readonly offset: number;
@@ -78,6 +84,16 @@ const CONTEXT_FIELDS = [
 type Unlisted = Exclude<keyof JobContext, (typeof CONTEXT_FIELDS)[number]>;
 const everyField: [Unlisted] extends [never] ? true : Unlisted = true;
 void everyField;
+
+/** Identifies the code that folds: the package version, the machine's transitions, the stored fields. */
+export const CODE_FINGERPRINT = sha256Hex(
+  JSON.stringify({
+    execplane: PACKAGE_VERSION,
+    checkpoint: VERSION,
+    machine: machineTransitions(),
+    fields: CONTEXT_FIELDS,
+  }),
+).slice(0, 16);
 
 const contextToRow = (c: JobContext): unknown[] => CONTEXT_FIELDS.map((f) => c[f]);
 
@@ -150,6 +166,7 @@ export function writeCheckpoint(path: string, state: PlaneState, position: FoldP
   ]);
   const header: CheckpointHeader = {
     v: VERSION,
+    code: CODE_FINGERPRINT,
     seq: state.lastSeq,
     hash: state.lastHash,
     offset: position.offset,
@@ -182,6 +199,9 @@ export function loadCheckpoint(path: string, ledgerPath: string): LoadedCheckpoi
   }
   if (header.v !== VERSION) {
     return { ok: false, reason: `checkpoint.json has format v${String(header.v)}, not v${VERSION}` };
+  }
+  if (header.code !== CODE_FINGERPRINT) {
+    return { ok: false, reason: 'checkpoint.json was written by another version of execplane' };
   }
   if (sha256Hex(body) !== header.body_sha256) {
     return { ok: false, reason: 'checkpoint.json does not match its own body_sha256' };

@@ -45,10 +45,10 @@ export function sealEvent(body: EventBody, seq: number, tsUtc: string, prev: str
 
 /**
  * Why a complete line cannot be part of the chain at this position, or undefined when it can.
- * Checks what every reader must: JSON object, version, contiguous seq, prev link, and the hash
- * over the line's own bytes. (A canonical line minus `,"hash":"…"` is the canonical JSON of the
- * event without hash, because "event" sorts before "hash" in every event.) Whether the line is
- * canonical and matches its schema is for `audit` and the schema check of the fold.
+ * Checks what every reader must: JSON object, version, contiguous seq, prev link, canonical form,
+ * and the hash. (A canonical line minus `,"hash":"…"` is the canonical JSON of the event without
+ * hash, because "event" sorts before "hash" in every event, so no re-serialisation is needed for
+ * the hash.) The schema is checked by the fold.
  */
 export function chainProblem(
   text: string,
@@ -62,7 +62,19 @@ export function chainProblem(
   if (ev.seq !== expectedSeq) return `seq ${JSON.stringify(ev.seq)} where ${expectedSeq} was expected`;
   if (ev.prev !== expectedPrev) return `prev does not match the hash of the line before`;
   if (typeof ev.hash !== 'string') return 'missing hash';
+  // The hash is defined over the canonical form: a line that is not canonical cannot vouch for
+  // itself by hashing its own bytes (and `audit` judges it the same way).
+  if (canonicalJson(parsed) !== text) return 'not the canonical JSON of its event (sorted keys, no spaces)';
   const body = text.replace(`,"hash":"${ev.hash}"`, '');
   if (body === text || sha256Hex(body) !== ev.hash) return 'hash does not match the line';
   return undefined;
+}
+
+/**
+ * Whether the bytes after the last `\n` can be an interrupted append: a prefix of one line,
+ * i.e. shorter than a line may be and starting like one. Anything else at the end of the file
+ * (a long run of garbage, a file that is not a ledger) is corruption, not a torn tail.
+ */
+export function isTornWrite(torn: { readonly bytes: number; readonly startsWithBrace: boolean }): boolean {
+  return torn.startsWithBrace && torn.bytes < MAX_LINE_BYTES;
 }

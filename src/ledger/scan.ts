@@ -21,6 +21,8 @@ export interface TornTail {
   /** Offset of the partial line (the end of the last complete line). */
   readonly offset: number;
   readonly bytes: number;
+  /** Its first byte is `{`, as every ledger line's is (false also when it was too long to keep). */
+  readonly startsWithBrace: boolean;
 }
 
 /**
@@ -63,7 +65,10 @@ export function scanLines(
     if (chunk.length - i > maxLineBytes) oversized = true;
     carry = oversized ? Buffer.alloc(0) : Buffer.from(chunk.subarray(i));
   }
-  const torn = pos > lineStart ? { offset: lineStart, bytes: pos - lineStart } : null;
+  const torn =
+    pos > lineStart
+      ? { offset: lineStart, bytes: pos - lineStart, startsWithBrace: carry[0] === 0x7b }
+      : null;
   return { offset: lineStart, torn, stoppedEarly: false };
 }
 

@@ -4,11 +4,15 @@
  * Guarantees (SPEC §2), each relied on elsewhere:
  *   S1. Every append runs under the plane's exclusive lock, after catching up on lines other
  *       processes appended, so commands are decided against the current state.
- *   S2. A batch is all-or-nothing: every event is sealed, schema-checked and accepted by the job
- *       machine before one write; a refusal leaves the file byte-identical and the state as it was.
+ *   S2. A batch is all-or-nothing as far as decisions go: every event is sealed, schema-checked
+ *       and accepted by the job machine before one write; a refusal leaves the file
+ *       byte-identical and the state as it was. (A crash during the write itself can leave a
+ *       prefix of the batch on disk — complete lines, never acknowledged — plus a torn tail.)
  *   S3. `fdatasync` before an append is reported: an acknowledged event survives a crash.
- *   S4. A torn tail (bytes after the last `\n`) is reported by readers and, under the lock, moved
+ *   S4. A torn tail (bytes after the last `\n` that can be an interrupted append: shorter than
+ *       a line may be, starting with `{`) is reported by readers and, by the next append, moved
  *       to `jobs.jsonl.torn-<offset>` before the file is truncated back — never silently dropped.
+ *       Other bytes after the last `\n` are corruption (S5).
  *   S5. Any complete line that fails parse, seq, prev, hash, schema or the machine is corruption:
  *       reading stops there naming the line, and nothing is ever appended after it.
  *   S6. Catching up costs O(new lines): the store remembers the offset it has folded up to.
@@ -18,6 +22,7 @@ import {
   existsSync,
   fdatasyncSync,
   fstatSync,
+  fsyncSync,
   ftruncateSync,
   mkdirSync,
   openSync,
@@ -25,13 +30,13 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { LedgerCorruptError, RefusedError } from '../errors.js';
 import { evolve, PlaneState, type JobSnapshot } from '../core/plane-state.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
 import { eventSchemaProblems } from '../schema/validate.js';
 import { systemClock, toTsUtc, type Clock } from '../time.js';
-import { chainProblem, MAX_LINE_BYTES, sealEvent, type EventBody } from './line.js';
+import { chainProblem, isTornWrite, MAX_LINE_BYTES, sealEvent, type EventBody } from './line.js';
 import { AppendLock } from './lock.js';
 import type { PlanePaths } from './paths.js';
 import { scanLines, type TornTail } from './scan.js';
@@ -109,6 +114,14 @@ export class LedgerStore {
       onEvent?.(ev, lineNo);
       return ev.seq < untilSeq;
     });
+    if (torn && !stoppedEarly && !isTornWrite(torn)) {
+      throw new LedgerCorruptError(
+        this.position.lines + 1,
+        `the file ends with ${torn.bytes} byte(s) without a newline that cannot be an interrupted append ` +
+          '(too long for one line, or not starting with "{")',
+        this.name,
+      );
+    }
     this.torn = stoppedEarly ? null : torn;
   }
 
@@ -228,6 +241,7 @@ export class LedgerStore {
     let path = `${this.ledgerPath}.torn-${torn.offset}`;
     for (let n = 2; existsSync(path); n++) path = `${this.ledgerPath}.torn-${torn.offset}-${n}`;
     writeFileSync(path, bytes, { flush: true });
+    fsyncDir(dirname(path)); // the copy's name is durable before the original bytes go
     ftruncateSync(fd, torn.offset);
     fdatasyncSync(fd);
     this.torn = null;
@@ -244,9 +258,21 @@ export class LedgerStore {
 
   private openWrite(): number {
     if (this.writeFd === undefined) {
+      const created = !existsSync(this.ledgerPath);
       this.writeFd = openSync(this.ledgerPath, 'a+');
+      // A new file's directory entry is not made durable by fdatasync of the file itself.
+      if (created) fsyncDir(dirname(this.ledgerPath));
     }
     return this.writeFd;
+  }
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -36,20 +36,3 @@ export function trackGroup(pgid: number): () => void {
   liveGroups.add(pgid);
   return () => liveGroups.delete(pgid);
 }
-
-/**
- * SIGTERM to the group now, SIGKILL after `graceMs` unless `exited` settles first. The returned
- * function forces the SIGKILL at once (used when the leader has exited, T2).
- */
-export function terminateGroup(pgid: number, graceMs: number): { readonly killNow: () => void } {
-  let done = false;
-  const timer = setTimeout(() => killNow(), graceMs);
-  const killNow = () => {
-    if (done) return;
-    done = true;
-    clearTimeout(timer);
-    signalGroup(pgid, 'SIGKILL');
-  };
-  if (!signalGroup(pgid, 'SIGTERM')) killNow();
-  return { killNow };
-}

@@ -28,10 +28,12 @@ export function describeSchemaErrors(errors: readonly ErrorObject[] | null | und
         return `${path}: must be ${JSON.stringify(e.params.allowedValue)}`;
       case 'enum':
         return `${path}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-      case 'discriminator':
+      case 'discriminator': {
+        const tag = String(e.params.tag);
         return e.params.error === 'mapping'
-          ? `${path}/${String(e.params.tag)}: must be one of the known values (see schemas/)`
-          : `${path}: missing required field "${String(e.params.tag)}"`;
+          ? `${e.instancePath}/${tag}: must be one of ${(KNOWN_TAGS[tag] ?? []).join(', ')}`
+          : `${path}: missing required field "${tag}"`;
+      }
       default: {
         const hint = (e.parentSchema as { description?: string } | undefined)?.description;
         return `${path}: ${e.message ?? 'is invalid'}${hint && e.keyword === 'pattern' ? ` (${hint})` : ''}`;
@@ -44,9 +46,40 @@ export function describeSchemaErrors(errors: readonly ErrorObject[] | null | und
 /** Checks a job spec as submitted; throws SchemaError with one line per problem. */
 export function validateJobSpec(spec: unknown, what = 'job spec'): JobSpec {
   const { job } = compiled;
-  if (!job(spec)) throw new SchemaError(describeSchemaErrors(job.errors), what);
-  return spec;
+  if (job(spec)) return spec;
+  const problems = describeSchemaErrors(job.errors);
+  // Without a known job_type the schema cannot pick a branch and says nothing else; check the
+  // fields every job type shares too, so one run reports every problem (the payload's aside).
+  if (
+    isObject(spec) &&
+    !JOB_TYPES.includes(spec.job_type as string) &&
+    !job({ ...spec, job_type: JOB_TYPES[0] })
+  ) {
+    problems.push(...describeSchemaErrors(job.errors).filter((p) => !p.startsWith('/payload')));
+  }
+  throw new SchemaError([...new Set(problems)], what);
 }
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The values of each discriminator tag (job_type, event), for messages that list them. */
+const JOB_TYPES = ['repo_index_task', 'doc_compactor_task', 'test_runner_task', 'agent_task'];
+const KNOWN_TAGS: Record<string, readonly string[]> = {
+  job_type: JOB_TYPES,
+  event: [
+    'enqueue',
+    'claim',
+    'start',
+    'heartbeat',
+    'tool_call',
+    'complete',
+    'fail',
+    'expire',
+    'retry',
+    'cancel',
+  ],
+};
 
 /** Problems of a ledger event against schemas/event.schema.json (empty when valid). */
 export function eventSchemaProblems(event: unknown): string[] {

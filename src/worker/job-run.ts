@@ -9,6 +9,7 @@
  */
 import { canonicalJson, sha256Hex } from '../canonical.js';
 import type { Command } from '../core/commands.js';
+import type { PlaneState } from '../core/plane-state.js';
 import type { Plane, StoredJob } from '../plane.js';
 import type { ClaimEvent, EvidenceFile } from '../schema/types.generated.js';
 import { toTsUtc, type Clock } from '../time.js';
@@ -43,8 +44,11 @@ export class JobRun {
   readonly attempt: number;
   readonly slots: number;
   readonly done: Promise<JobRunResult>;
+  private readonly maxOutputBytes: number;
   private readonly controller = new AbortController();
   private lost = false;
+  /** Writing the terminal event: the ledger will show the job ended, and that is us. */
+  private finishing = false;
   private toolCalls = 0;
   private outputBytes = 0;
   private readonly evidence: EvidenceFile[] = [];
@@ -55,11 +59,26 @@ export class JobRun {
   ) {
     this.jobId = claim.job_id;
     this.attempt = claim.attempt;
-    this.slots = env.plane.state.jobs.get(claim.job_id)?.context.budgets.max_concurrency_slots ?? 1;
+    const budgets = env.plane.state.jobs.get(claim.job_id)!.context.budgets;
+    this.slots = budgets.max_concurrency_slots;
+    this.maxOutputBytes = budgets.max_output_bytes;
     this.done = this.run().catch((err: unknown) => {
       env.log(`${this.jobId}#${this.attempt}: worker error: ${(err as Error).message ?? String(err)}`);
       return 'lost' as const;
     });
+  }
+
+  /**
+   * Aborts at once when the ledger shows this attempt is no longer ours (cancelled, reaped by
+   * another worker) instead of waiting for the next heartbeat to be refused.
+   */
+  noticeLedger(state: PlaneState): void {
+    if (this.finishing || this.lost) return;
+    const snap = state.jobs.get(this.jobId);
+    const c = snap?.context;
+    const live = snap?.value === 'claimed' || snap?.value === 'running';
+    if (live && c?.attempt === this.attempt && c.lease?.worker_id === this.env.workerId) return;
+    this.loseLease(`the ledger shows it ${String(snap?.value ?? 'gone')} at attempt ${c?.attempt ?? '?'}`);
   }
 
   /** Stops the handler now; `reason` decides what (if anything) is written. */
@@ -90,23 +109,18 @@ export class JobRun {
 
   private async run(): Promise<JobRunResult> {
     const { env } = this;
-    const job = env.plane.jobSpec(this.jobId);
-    const { dir, prefix } = attemptEvidenceDir(env.evidenceRoot, this.jobId, this.attempt);
-    const extra = env.runHeaderExtra(job);
-    const header = buildRunHeader({
-      job,
-      attempt: this.attempt,
-      workerId: env.workerId,
-      workspace: env.workspace,
-      writtenAtUtc: toTsUtc(env.clock.nowMs()),
-      extra,
-    });
-    const headerFile = await writeEvidenceFile(dir, prefix, 'run-header.json', header);
-    this.evidence.push(headerFile);
-
     const heartbeat = setInterval(() => void this.beat(), env.heartbeatMs);
     let wallTimer: NodeJS.Timeout | undefined;
     try {
+      let prepared: Awaited<ReturnType<JobRun['prepare']>>;
+      try {
+        prepared = await this.prepare();
+      } catch (err) {
+        // Setting up the attempt failed (spec unreadable, evidence not writable, …): the attempt
+        // still ends in the ledger — a fail from `claimed` — never as a lease left to lapse.
+        return await this.finish(undefined, err, null);
+      }
+      const { job, dir, prefix, extra, headerFile } = prepared;
       if (!(await this.commit({ type: 'start', ...this.fenced(), run_header_sha256: headerFile.sha256 })))
         return 'lost';
       const startedMs = env.clock.nowMs();
@@ -134,37 +148,65 @@ export class JobRun {
         if (handler && this.controller.signal.aborted) await settledWithin(handler, HANDLER_SETTLE_MS);
       }
       clearTimeout(wallTimer);
-      clearInterval(heartbeat);
-      if (this.lost) return 'lost';
-      const usage = {
-        tool_calls: this.toolCalls,
-        output_bytes: Math.min(this.outputBytes, job.budgets.max_output_bytes),
-        wall_ms: Math.max(0, Math.round(env.clock.nowMs() - startedMs)),
-      };
-      const evidence = this.evidence.length ? { evidence: this.evidence } : {};
-      if (outcome && failure === undefined) {
-        try {
-          const ok = await this.commit({
-            type: 'complete',
-            ...this.fenced(),
-            result: outcome.result,
-            usage,
-            ...evidence,
-          });
-          return ok ? 'complete' : 'lost';
-        } catch (err) {
-          // The plane refused the completion on a budget (e.g. it came past the wall time):
-          // the attempt fails with that code instead.
-          failure = err;
-        }
-      }
-      const error = failureOf(failure);
-      const ok = await this.commit({ type: 'fail', ...this.fenced(), error, usage, ...evidence });
-      return ok ? 'failed' : 'lost';
+      return await this.finish(outcome, failure, startedMs);
     } finally {
       clearInterval(heartbeat);
       clearTimeout(wallTimer);
     }
+  }
+
+  /** Reads the spec and writes the run header that `start` will pin. */
+  private async prepare() {
+    const { env } = this;
+    const job = env.plane.jobSpec(this.jobId);
+    const { dir, prefix } = attemptEvidenceDir(env.evidenceRoot, this.jobId, this.attempt);
+    const extra = env.runHeaderExtra(job);
+    const header = buildRunHeader({
+      job,
+      attempt: this.attempt,
+      workerId: env.workerId,
+      workspace: env.workspace,
+      writtenAtUtc: toTsUtc(env.clock.nowMs()),
+      extra,
+    });
+    const headerFile = await writeEvidenceFile(dir, prefix, 'run-header.json', header);
+    this.evidence.push(headerFile);
+    return { job, dir, prefix, extra, headerFile };
+  }
+
+  /** Writes the attempt's one terminal event — or nothing, once the lease is lost. */
+  private async finish(
+    outcome: JobOutcome | undefined,
+    failure: unknown,
+    startedMs: number | null,
+  ): Promise<JobRunResult> {
+    if (this.lost || (failure instanceof JobAbort && !failure.writeFail)) return 'lost';
+    this.finishing = true;
+    const usage = {
+      tool_calls: this.toolCalls,
+      output_bytes: Math.min(this.outputBytes, this.maxOutputBytes),
+      wall_ms: startedMs === null ? 0 : Math.max(0, Math.round(this.env.clock.nowMs() - startedMs)),
+    };
+    const evidence = this.evidence.length ? { evidence: this.evidence } : {};
+    if (outcome && failure === undefined) {
+      try {
+        const ok = await this.commit({
+          type: 'complete',
+          ...this.fenced(),
+          result: outcome.result,
+          usage,
+          ...evidence,
+        });
+        return ok ? 'complete' : 'lost';
+      } catch (err) {
+        // The plane refused the completion on a budget (e.g. it came past the wall time):
+        // the attempt fails with that code instead.
+        failure = err;
+      }
+    }
+    const error = failureOf(failure);
+    const ok = await this.commit({ type: 'fail', ...this.fenced(), error, usage, ...evidence });
+    return ok ? 'failed' : 'lost';
   }
 
   private async beat(): Promise<void> {

@@ -117,6 +117,7 @@ export class Worker {
           return { code: EXIT_KILL_SWITCH, reason: 'kill_switch', message: 'the kill switch is on' };
         }
         this.plane.refresh();
+        for (const run of this.runs.values()) run.noticeLedger(this.plane.state);
         if (this.hasReapWork()) await this.reapOnce();
         if (!this.stopping && !(this.options.once && this.claimedAny)) await this.claimOnce();
         const now = this.clock.nowMs();
@@ -126,6 +127,7 @@ export class Worker {
           if (this.options.once) return { code: 0, reason: 'once' };
           if (idleMs > 0 && now - lastBusyMs >= idleMs) return { code: 0, reason: 'idle' };
         }
+        if (this.runs.size === 0) this.checkpoint();
         await this.sleep(this.nextWakeMs(now, idleMs > 0 ? lastBusyMs + idleMs : undefined));
       }
     } catch (err) {
@@ -212,6 +214,18 @@ export class Worker {
       started.push(run);
     }
     return started;
+  }
+
+  /**
+   * While idle, refresh checkpoint.json once 10,000+ lines were folded past it, so the next
+   * process starts fast. A failure here (disk full) is logged, never fatal.
+   */
+  private checkpoint(): void {
+    try {
+      if (this.plane.maybeCheckpoint()) this.options.log?.('checkpoint.json refreshed');
+    } catch (err) {
+      this.options.log?.(`could not write checkpoint.json: ${(err as Error).message}`);
+    }
   }
 
   private hasReapWork(): boolean {

@@ -6,8 +6,10 @@
  *   npm run bench -- --quick            a smaller run, under a minute
  *   npm run bench -- --json             one JSON object on stdout (progress goes to stderr)
  *   npm run bench -- --only drain,latency
+ *   npm run bench -- --save bench.json  the table, and the JSON object in a file
+ * (`npm run -s bench -- --json` keeps npm's own "> execplane@… bench" banner off stdout.)
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -34,6 +36,7 @@ const FIGURES: readonly { name: string; run: (ctx: BenchContext) => Promise<Entr
 interface Options {
   quick?: boolean;
   json?: boolean;
+  save?: string;
   only?: string[];
   keep?: boolean;
 }
@@ -53,6 +56,7 @@ const program = new Command('bench')
         .filter(Boolean),
     ],
   )
+  .option('--save <file>', 'also write the JSON object to this file')
   .option('--keep', 'keep the temporary directory (ledgers, planes) and print its path')
   .showHelpAfterError();
 
@@ -98,6 +102,7 @@ async function main(): Promise<number> {
       'how close ours comes to the limit: ours/limit for rates, limit/ours for durations (1.0 = the limit)',
     entries,
   };
+  if (opts.save) writeFileSync(opts.save, `${JSON.stringify(report, null, 2)}\n`);
   if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(table(entries, report.seconds, ctx.quick));
   return 0;

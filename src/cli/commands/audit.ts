@@ -61,7 +61,7 @@ With several ledgers, --json prints {ok, ledgers: [report, …]}.`,
       const reports = targets.map(({ path, evidenceDir }) => ({
         ledger: path,
         ...(path === null
-          ? new Auditor({ expectHead }).finish(0)
+          ? new Auditor({ expectHead }).finish(null)
           : auditLedgerFile(path, { expectHead, evidenceDir: opts.evidence ? evidenceDir : undefined })),
       }));
       const ok = reports.every((r) => r.ok);

@@ -1,4 +1,5 @@
 import type { Command as Program } from 'commander';
+import { assertPlaneExists } from '../../ledger/paths.js';
 import { openPlane } from '../../plane.js';
 import { homeOption, jsonOption } from '../options.js';
 import { printJson, printLines, warn } from '../output.js';
@@ -16,6 +17,7 @@ export function register(program: Program): void {
       `\nExamples:\n  execplane cancel job-01jd8x7q2m4k5n6p7r8s9t0v1w --reason "superseded"`,
     )
     .action(async (jobId: string, opts: { home: string; reason: string; json?: boolean }) => {
+      assertPlaneExists(opts.home);
       const plane = openPlane(opts.home);
       try {
         const { outcomes, tornTailMoved } = await plane.submit([

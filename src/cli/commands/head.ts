@@ -1,6 +1,5 @@
 import type { Command, Command as Program } from 'commander';
 import { formatHead } from '../../audit/head.js';
-import { UsageError } from '../../errors.js';
 import { toTsUtc } from '../../time.js';
 import { homeOption, jsonOption, ledgerOption } from '../options.js';
 import { openForRead } from '../open.js';
@@ -25,9 +24,7 @@ The ledger is verified as replay verifies it before its head is printed (a corru
 only grew since: see docs/audit.md.`,
     )
     .action((opts: { home: string; ledger?: string; json?: boolean }, cmd: Command) => {
-      if (opts.ledger !== undefined && cmd.getOptionValueSource('home') === 'cli')
-        throw new UsageError('E_USAGE', '--home and --ledger cannot be used together; pass one or the other');
-      const plane = openForRead(opts);
+      const plane = openForRead({ ...opts, homeGiven: cmd.getOptionValueSource('home') === 'cli' });
       try {
         const { lastSeq: seq, lastHash: hash, lastTsMs } = plane.state;
         if (plane.store.torn)

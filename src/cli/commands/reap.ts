@@ -1,4 +1,5 @@
 import type { Command as Program } from 'commander';
+import { assertPlaneExists } from '../../ledger/paths.js';
 import { openPlane } from '../../plane.js';
 import { homeOption, jsonOption, parseSeconds } from '../options.js';
 import { printJson, printLines } from '../output.js';
@@ -24,6 +25,7 @@ export function register(program: Program): void {
     .addHelpText('after', `\nExamples:\n  execplane reap\n  execplane reap --json`)
     .action(
       async (opts: { home: string; retryBackoffSec: number; retryBackoffMaxSec: number; json?: boolean }) => {
+        assertPlaneExists(opts.home);
         const plane = openPlane(opts.home);
         try {
           const events = await plane.reap(

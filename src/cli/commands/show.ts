@@ -18,14 +18,17 @@ export function register(program: Program): void {
       'after',
       `\nExamples:\n  execplane show job-01jd8x7q2m4k5n6p7r8s9t0v1w\n  execplane show job-01jd8x7q2m4k5n6p7r8s9t0v1w --json`,
     )
-    .action((jobId: string, opts: { home: string; ledger?: string; json?: boolean }) => {
+    .action((jobId: string, opts: { home: string; ledger?: string; json?: boolean }, cmd: Program) => {
       const timeline: TimelineEntry[] = [];
-      const plane = openForRead(opts, {
-        useCheckpoint: false,
-        onEvent: (ev, line, state) => {
-          if (ev.job_id === jobId) timeline.push(timelineEntry(ev, line, state));
+      const plane = openForRead(
+        { ...opts, homeGiven: cmd.getOptionValueSource('home') === 'cli' },
+        {
+          useCheckpoint: false,
+          onEvent: (ev, line, state) => {
+            if (ev.job_id === jobId) timeline.push(timelineEntry(ev, line, state));
+          },
         },
-      });
+      );
       try {
         const snap = plane.state.jobs.get(jobId);
         if (!snap)

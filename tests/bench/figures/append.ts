@@ -41,7 +41,7 @@ export function diskLimit(path: string, lines: readonly string[], perSync: numbe
 }
 
 export async function singleAppendFigure(ctx: BenchContext): Promise<Entry[]> {
-  const n = ctx.quick ? 300 : 2_000;
+  const n = ctx.quick ? 1_000 : 2_000;
   const runs = 3;
   const ours: number[] = [];
   const limit: number[] = [];

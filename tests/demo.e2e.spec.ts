@@ -1,0 +1,27 @@
+/**
+ * `npm run demo` — the README's first command after install — end to end: sample jobs enqueued,
+ * real workers drain them, replay shows every job complete, and the ledger and its evidence
+ * audit clean.
+ */
+import { execa } from 'execa';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { cli, ROOT } from './helpers/procs.js';
+
+test('the demo drains the sample jobs through real workers and its ledger audits clean', async () => {
+  const demo = await execa(process.execPath, ['bin/demo.js'], { cwd: ROOT, reject: false });
+  expect(demo.exitCode, demo.stderr).toBe(0);
+  expect(demo.stdout).toMatch(/jobs {10}4 \(complete 4\)/);
+  const home = join(ROOT, '.execplane-demo');
+  const audit = await cli(['audit', '--home', home, '--evidence', '--json']);
+  expect(audit.exitCode, audit.stdout).toBe(0);
+  expect(JSON.parse(audit.stdout)).toMatchObject({ ok: true, findings: [] });
+  const replay = JSON.parse((await cli(['replay', '--home', home, '--json'])).stdout) as {
+    jobs: Record<string, { state: string; job_type: string }>;
+  };
+  expect(
+    Object.values(replay.jobs)
+      .map((j) => j.job_type)
+      .sort(),
+  ).toEqual(['agent_task', 'doc_compactor_task', 'repo_index_task', 'test_runner_task']);
+});
