@@ -12,6 +12,13 @@ export const ledgerOption = () =>
 
 export const jsonOption = () => new Option('--json', 'print one JSON object');
 
+/** `--from-checkpoint`, for read commands that otherwise verify every line (replay, head). */
+export const fromCheckpointOption = () =>
+  new Option(
+    '--from-checkpoint',
+    'start from a verified checkpoint.json instead of line 1 (fast; trusts the lines it covers)',
+  );
+
 export function parsePositiveInt(name: string) {
   return (value: string): number => {
     if (!/^[0-9]+$/.test(value) || Number(value) < 1) {

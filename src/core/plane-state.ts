@@ -1,10 +1,12 @@
 /**
  * The state of a whole plane: every job's machine state and context plus the chain position. It
- * changes only through `evolve`, which runs the event through the job machine (compiled into a
- * transition table once: machines/job.table.ts); replay, audit and the write path all use it, so
- * they cannot disagree.
+ * changes only through `evolve`, which runs the event through the job machine — XState's own
+ * `transition` when deciding what to write, the transition table compiled from the same machine
+ * when folding what is written (machines/job.table.ts) — so replay, audit and the write path
+ * cannot disagree.
  */
 import { firstFailingGuard } from '../../machines/job.guards.js';
+import { machineInitial, machineStep } from '../../machines/job.machine.js';
 import { acceptsEvent, initialJob, transitionJob, type JobRecord } from '../../machines/job.table.js';
 import {
   JOB_STATES,
@@ -19,6 +21,13 @@ import { QueuedIndex } from './queued-index.js';
 
 /** A job's machine state `value` and `context`, as an XState snapshot carries them. */
 export type JobSnapshot = JobRecord;
+
+/**
+ * How `evolve` runs the job machine: `xstate` — XState's own pure transition, for the write path
+ * (decide before appending, SPEC §4); `table` — the table compiled from the same machine, for
+ * folding lines already written (replay, catch-up, audit), ≈ 25× faster (job.table.ts).
+ */
+export type Engine = 'xstate' | 'table';
 
 export interface Refusal {
   readonly code: string;
@@ -116,9 +125,12 @@ export class PlaneState {
   }
 }
 
-function mayRetry({ value, context: c }: JobSnapshot): boolean {
-  if (c.attempt >= c.max_attempts) return false;
-  return value === 'expired' || (value === 'failed' && c.error?.retryable === true);
+function mayRetry(job: JobSnapshot): boolean {
+  // The state first: a checkpoint restores ended jobs with their context parsed lazily, and
+  // touching it here would parse every one of them at start.
+  if (job.value !== 'expired' && job.value !== 'failed') return false;
+  const c = job.context;
+  return c.attempt < c.max_attempts && (job.value === 'expired' || c.error?.retryable === true);
 }
 
 /** SHA-256 of a spec's canonical JSON without created_at_utc (see JobContext.spec_sha256). */
@@ -139,7 +151,7 @@ export function restoreJobSnapshot(value: JobStateValue, context: JobContext): J
  * Applies one sealed event to `state` if the job machine accepts it; otherwise leaves `state`
  * untouched and says why. Chain position (seq/prev/hash) is the store's check, not this one's.
  */
-export function evolve(state: PlaneState, ev: LedgerEvent): Refusal | undefined {
+export function evolve(state: PlaneState, ev: LedgerEvent, engine: Engine = 'table'): Refusal | undefined {
   const tsMs = parseTsUtc(ev.ts_utc);
   if (!(tsMs >= state.lastTsMs)) {
     return { code: 'E_TS_BACKWARDS', message: `ts_utc ${ev.ts_utc} is before the previous event's time` };
@@ -156,7 +168,8 @@ export function evolve(state: PlaneState, ev: LedgerEvent): Refusal | undefined 
     }
     if (ev.job.job_id !== ev.job_id)
       return { code: 'E_JOB_ID_MISMATCH', message: 'job.job_id differs from job_id' };
-    next = initialJob({ ev, spec_sha256: specDigest(ev.job) });
+    const input = { ev, spec_sha256: specDigest(ev.job) };
+    next = engine === 'xstate' ? machineInitial(input) : initialJob(input);
   } else {
     if (!prev) return { code: 'E_UNKNOWN_JOB', message: `no job ${ev.job_id} in this ledger` };
     const mev = {
@@ -165,7 +178,7 @@ export function evolve(state: PlaneState, ev: LedgerEvent): Refusal | undefined 
       ts_ms: tsMs,
       held_slots: ev.event === 'claim' ? state.heldSlots(ev.worker_id, tsMs) : 0,
     } as JobMachineEvent;
-    const accepted = transitionJob(prev, mev);
+    const accepted = engine === 'xstate' ? machineStep(prev, mev) : transitionJob(prev, mev);
     if (!accepted) return explainRefusal(prev, mev);
     next = accepted;
   }

@@ -164,7 +164,8 @@ export class LedgerStore {
           );
         }
         if (!undo.has(body.job_id)) undo.set(body.job_id, this.state.jobs.get(body.job_id));
-        const refusal = evolve(this.state, event);
+        // The write path decides with XState's own transition (SPEC §4); the fold uses the table.
+        const refusal = evolve(this.state, event, 'xstate');
         if (refusal) throw new RefusedError(refusal.code, refusal.message, body.job_id, refusal.jobState);
         if (event.event === 'enqueue')
           this.state.enqueueOffsets.set(event.job_id, this.position.offset + batchBytes);

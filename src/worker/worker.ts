@@ -23,6 +23,7 @@ import type { LedgerEvent } from '../schema/types.generated.js';
 import { systemClock, type Clock } from '../time.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { JobAbort } from './errors.js';
+import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC, DEFAULT_POLL_MS } from './defaults.js';
 import { JobRun } from './job-run.js';
 import type { HandlerRegistry } from './types.js';
 
@@ -60,9 +61,7 @@ export interface WorkerExit {
   readonly message?: string;
 }
 
-export const DEFAULT_LEASE_SEC = 60;
-export const DEFAULT_GRACE_SEC = 10;
-export const DEFAULT_POLL_MS = 2_000;
+export { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC, DEFAULT_POLL_MS } from './defaults.js';
 
 export function defaultWorkerId(): string {
   return `${hostname()

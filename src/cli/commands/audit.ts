@@ -1,10 +1,9 @@
 import type { Command, Command as Program } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Auditor, type AuditReport } from '../../audit/audit.js';
+import type { AuditReport } from '../../audit/audit.js';
 import { FINDING_CODES, type Finding } from '../../audit/findings.js';
 import { ZERO_HASH } from '../../canonical.js';
-import { auditLedgerFile } from '../../audit/audit-file.js';
 import { formatHead, parseHeadAnchor } from '../../audit/head.js';
 import { ExecplaneError, UsageError } from '../../errors.js';
 import { planePaths } from '../../ledger/paths.js';
@@ -43,7 +42,11 @@ Exit codes: 0 clean; 1 findings (each with its line, seq, job_id and a stable co
 docs/audit.md); 2 the audit could not run (bad arguments, a path that is not a readable file).
 With several ledgers, --json prints {ok, ledgers: [report, …]}.`,
     )
-    .action((ledgers: string[], opts: Opts, cmd: Command) => {
+    .action(async (ledgers: string[], opts: Opts, cmd: Command) => {
+      const [{ Auditor }, { auditLedgerFile }] = await Promise.all([
+        import('../../audit/audit.js'),
+        import('../../audit/audit-file.js'),
+      ]);
       if (ledgers.length > 0 && cmd.getOptionValueSource('home') === 'cli')
         throw new UsageError(
           'E_USAGE',

@@ -1,6 +1,5 @@
 import type { Command as Program } from 'commander';
 import { ExecplaneError } from '../../errors.js';
-import { importLegacy } from '../../legacy/import-legacy.js';
 import { jsonOption } from '../options.js';
 import { printJson, printLines } from '../output.js';
 
@@ -24,6 +23,7 @@ lapsed without a record, …) is printed with its line in OLD and a code (docs/i
 Exit codes: 0 imported; 2 bad input (OLD unreadable, empty or not a legacy ledger; NEW exists).`,
     )
     .action(async (old: string, opts: { out: string; json?: boolean }) => {
+      const { importLegacy } = await import('../../legacy/import-legacy.js');
       const report = await importLegacy(old, opts.out);
       if (opts.json) printJson({ ok: report.audit_ok, ...report });
       else {

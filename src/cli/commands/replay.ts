@@ -1,6 +1,6 @@
 import type { Command as Program } from 'commander';
 import { UsageError } from '../../errors.js';
-import { homeOption, jsonOption, ledgerOption, parsePositiveInt } from '../options.js';
+import { fromCheckpointOption, homeOption, jsonOption, ledgerOption, parsePositiveInt } from '../options.js';
 import { openForRead } from '../open.js';
 import { printLines, warn } from '../output.js';
 import type { ReplayReport } from '../../replay/report.js';
@@ -20,10 +20,7 @@ export function register(program: Program): void {
     .addOption(homeOption())
     .addOption(ledgerOption())
     .option('--at <seq>', 'the state as of this seq (time travel)', parsePositiveInt('--at'))
-    .option(
-      '--from-checkpoint',
-      'start from a verified checkpoint.json instead of line 1 (fast; trusts the lines it covers)',
-    )
+    .addOption(fromCheckpointOption())
     .addOption(jsonOption())
     .addHelpText(
       'after',
@@ -38,16 +35,7 @@ Without --from-checkpoint every line is read and verified (chain, schema, machin
 checkpoint.json is refreshed afterwards when 10,000 or more lines were folded past it.`,
     )
     .action((opts: ReplayOpts, cmd: Program) => {
-      if (opts.fromCheckpoint && opts.ledger !== undefined) {
-        throw new UsageError(
-          'E_USAGE',
-          '--from-checkpoint reads <home>/checkpoint.json: it goes with --home, not --ledger',
-        );
-      }
-      const plane = openForRead(
-        { ...opts, homeGiven: cmd.getOptionValueSource('home') === 'cli' },
-        { useCheckpoint: opts.fromCheckpoint === true },
-      );
+      const plane = openForRead({ ...opts, homeGiven: cmd.getOptionValueSource('home') === 'cli' });
       try {
         const report = plane.report();
         if (opts.at !== undefined && report.last_seq < opts.at) {

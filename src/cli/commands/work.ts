@@ -1,9 +1,6 @@
 import type { Command as Program } from 'commander';
 import { UsageError } from '../../errors.js';
-import { jobRuntime } from '../../jobs/index.js';
-import { describeEnforcement } from '../../sandbox/network.js';
-import { prepareSandbox } from '../../sandbox/prepare.js';
-import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC, Worker } from '../../worker/worker.js';
+import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC } from '../../worker/defaults.js';
 import { homeOption, parsePositiveInt, parseSeconds } from '../options.js';
 
 interface Opts {
@@ -83,6 +80,13 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
 (fail, code shutdown, retryable). A second signal aborts at once.`,
     )
     .action(async (opts: Opts) => {
+      // The runtime (sandbox, execa, handlers) loads only when a worker runs, not for every command.
+      const [{ jobRuntime }, { describeEnforcement }, { prepareSandbox }, { Worker }] = await Promise.all([
+        import('../../jobs/index.js'),
+        import('../../sandbox/network.js'),
+        import('../../sandbox/prepare.js'),
+        import('../../worker/worker.js'),
+      ]);
       if (opts.leaseSec < 0.3) throw new UsageError('E_USAGE', '--lease-sec must be at least 0.3');
       const log = opts.quiet ? undefined : (m: string) => process.stderr.write(`execplane work: ${m}\n`);
       // A malformed config.json refuses the start (E_CONFIG, exit 2) before anything is claimed.
