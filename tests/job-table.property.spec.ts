@@ -6,6 +6,7 @@
  * facts (its attempt, its lease, its budgets) so that every guard both passes and fails often.
  */
 import fc from 'fast-check';
+import { EVENT_TYPES } from '../src/schema/names.js';
 import { describe, expect, it } from 'vitest';
 import { and, assign, setup } from 'xstate';
 import { initialTransition, transition } from 'xstate';
@@ -19,17 +20,7 @@ import { agentSpec, SHA_A } from './helpers/specs.js';
 
 const J = 'job-table00001';
 const WORKERS = ['w1', 'w2'] as const;
-const TYPES = [
-  'claim',
-  'start',
-  'heartbeat',
-  'tool_call',
-  'complete',
-  'fail',
-  'expire',
-  'retry',
-  'cancel',
-] as const;
+const TYPES = EVENT_TYPES.filter((t) => t !== 'enqueue');
 
 const specArb = fc.record({
   max_wall_time_sec: fc.integer({ min: 1, max: 30 }),

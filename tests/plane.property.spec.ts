@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { EVENT_TYPES } from '../src/schema/names.js';
 import { describe, expect, it } from 'vitest';
 import { WALL_TIME_GRACE_MS } from '../machines/job.guards.js';
 import type { JobStateValue } from '../machines/job.types.js';
@@ -497,19 +498,7 @@ describe('plane: random commands from several workers', () => {
     );
 
     // The generator reached every event type and the common refusals: the property is not vacuous.
-    for (const e of [
-      'enqueue',
-      'claim',
-      'start',
-      'heartbeat',
-      'tool_call',
-      'complete',
-      'fail',
-      'expire',
-      'retry',
-      'cancel',
-    ])
-      expect(seenEvents.get(e) ?? 0, `accepted ${e} events`).toBeGreaterThan(0);
+    for (const e of EVENT_TYPES) expect(seenEvents.get(e) ?? 0, `accepted ${e} events`).toBeGreaterThan(0);
     const common = [
       'E_LEASE_LOST',
       'E_ILLEGAL_TRANSITION',

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { EVENT_TYPES } from '../src/schema/names.js';
 import { describe, expect, it } from 'vitest';
 import eventSchema from '../schemas/event.schema.json' with { type: 'json' };
 import jobSchema from '../schemas/job.schema.json' with { type: 'json' };
@@ -35,20 +36,7 @@ describe('schemas ↔ types', () => {
       const name = r.$ref.replace('#/$defs/', '') as keyof typeof eventSchema.$defs;
       return (eventSchema.$defs[name] as { properties: { event: { const: string } } }).properties.event.const;
     });
-    expect(events.sort()).toEqual(
-      [
-        'enqueue',
-        'claim',
-        'start',
-        'heartbeat',
-        'tool_call',
-        'complete',
-        'fail',
-        'expire',
-        'retry',
-        'cancel',
-      ].sort(),
-    );
+    expect(events.sort()).toEqual([...EVENT_TYPES].sort());
   });
 });
 

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_RETRY_POLICY } from '../core/reap.js';
 import { DEFAULT_HOME } from '../ledger/paths.js';
 import { UsageError } from '../errors.js';
 
@@ -35,6 +36,16 @@ export function parseSeconds(name: string) {
     return Number(value);
   };
 }
+
+/** The reaper's backoff (work and reap): base × 2^(attempt−1), capped (src/core/reap.ts). */
+export const retryBackoffOption = () =>
+  new Option('--retry-backoff-sec <s>', 'first retry backoff; doubles per attempt')
+    .argParser(parseSeconds('--retry-backoff-sec'))
+    .default(DEFAULT_RETRY_POLICY.backoffBaseSec);
+export const retryBackoffMaxOption = () =>
+  new Option('--retry-backoff-max-sec <s>', 'cap of the retry backoff')
+    .argParser(parseSeconds('--retry-backoff-max-sec'))
+    .default(DEFAULT_RETRY_POLICY.backoffMaxSec);
 
 export function refuseTogether(opts: object, a: string, b: string): void {
   const o = opts as Record<string, unknown>;

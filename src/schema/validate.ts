@@ -4,6 +4,7 @@
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { SchemaError } from '../errors.js';
+import { EVENT_TYPES, JOB_TYPES } from './names.js';
 import type { JobSpec, LedgerEvent, PlaneConfig } from './types.generated.js';
 import * as generated from './validators.generated.js';
 
@@ -52,7 +53,7 @@ export function validateJobSpec(spec: unknown, what = 'job spec'): JobSpec {
   // fields every job type shares too, so one run reports every problem (the payload's aside).
   if (
     isObject(spec) &&
-    !JOB_TYPES.includes(spec.job_type as string) &&
+    !(JOB_TYPES as readonly unknown[]).includes(spec.job_type) &&
     !job({ ...spec, job_type: JOB_TYPES[0] })
   ) {
     problems.push(...describeSchemaErrors(job.errors).filter((p) => !p.startsWith('/payload')));
@@ -63,23 +64,8 @@ export function validateJobSpec(spec: unknown, what = 'job spec'): JobSpec {
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The values of each discriminator tag (job_type, event), for messages that list them. */
-const JOB_TYPES = ['repo_index_task', 'doc_compactor_task', 'test_runner_task', 'agent_task'];
-const KNOWN_TAGS: Record<string, readonly string[]> = {
-  job_type: JOB_TYPES,
-  event: [
-    'enqueue',
-    'claim',
-    'start',
-    'heartbeat',
-    'tool_call',
-    'complete',
-    'fail',
-    'expire',
-    'retry',
-    'cancel',
-  ],
-};
+/** The values of each discriminator tag, for messages that list them. */
+const KNOWN_TAGS: Record<string, readonly string[]> = { job_type: JOB_TYPES, event: EVENT_TYPES };
 
 /** Problems of a ledger event against schemas/event.schema.json (empty when valid). */
 export function eventSchemaProblems(event: unknown): string[] {

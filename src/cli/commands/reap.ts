@@ -1,7 +1,7 @@
 import type { Command as Program } from 'commander';
 import { assertPlaneExists } from '../../ledger/paths.js';
 import { openPlane } from '../../plane.js';
-import { homeOption, jsonOption, parseSeconds } from '../options.js';
+import { homeOption, jsonOption, retryBackoffMaxOption, retryBackoffOption } from '../options.js';
 import { printJson, printLines } from '../output.js';
 
 export function register(program: Program): void {
@@ -9,18 +9,8 @@ export function register(program: Program): void {
     .command('reap')
     .description('one reaper pass: expire lapsed leases, retry (with backoff) what may run again')
     .addOption(homeOption())
-    .option(
-      '--retry-backoff-sec <s>',
-      'first retry backoff; doubles per attempt',
-      parseSeconds('--retry-backoff-sec'),
-      1,
-    )
-    .option(
-      '--retry-backoff-max-sec <s>',
-      'cap of the retry backoff',
-      parseSeconds('--retry-backoff-max-sec'),
-      300,
-    )
+    .addOption(retryBackoffOption())
+    .addOption(retryBackoffMaxOption())
     .addOption(jsonOption())
     .addHelpText('after', `\nExamples:\n  execplane reap\n  execplane reap --json`)
     .action(

@@ -1,7 +1,13 @@
 import type { Command as Program } from 'commander';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC } from '../../worker/defaults.js';
-import { homeOption, parsePositiveInt, parseSeconds } from '../options.js';
+import {
+  homeOption,
+  parsePositiveInt,
+  parseSeconds,
+  retryBackoffMaxOption,
+  retryBackoffOption,
+} from '../options.js';
 
 interface Opts {
   home: string;
@@ -39,18 +45,8 @@ export function register(program: Program): void {
       parseSeconds('--max-idle-sec'),
       0,
     )
-    .option(
-      '--retry-backoff-sec <s>',
-      'first retry backoff; doubles per attempt',
-      parseSeconds('--retry-backoff-sec'),
-      1,
-    )
-    .option(
-      '--retry-backoff-max-sec <s>',
-      'cap of the retry backoff',
-      parseSeconds('--retry-backoff-max-sec'),
-      300,
-    )
+    .addOption(retryBackoffOption())
+    .addOption(retryBackoffMaxOption())
     .option(
       '--grace-sec <s>',
       'on SIGTERM/SIGINT, how long running jobs may finish',
