@@ -75,6 +75,9 @@ type Step = ReturnType<typeof stepArb.generate>['value'];
 const envelope = { v: 1 as const, prev: SHA_A, hash: SHA_A };
 const unix = (ms: number) => Math.round(ms) / 1000;
 
+const allowedByPolicy = (c: JobContext, need: 'subprocess' | 'network') =>
+  need === 'subprocess' ? c.tool_policy.allow_subprocess : c.tool_policy.allow_network;
+
 /** The time of the step and its event: honest steps come from the holder within its lease. */
 function machineEvent(step: Step, c: JobContext, seq: number, prevMs: number): JobMachineEvent {
   const honest = step.honest;
@@ -116,8 +119,9 @@ function machineEvent(step: Step, c: JobContext, seq: number, prevMs: number): J
           attempt,
           tool: step.tool,
           args_sha256: SHA_A,
-          requested_by: step.requestedBy,
-          needs: step.needs,
+          // An honest worker asks only for what the job's policy allows (the plane still checks).
+          requested_by: honest ? 'handler' : step.requestedBy,
+          needs: honest ? step.needs.filter((n) => allowedByPolicy(c, n)) : step.needs,
         };
       case 'complete':
         return { ...common, event: 'complete', worker_id, attempt, result: { ok: true }, usage };
