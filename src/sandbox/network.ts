@@ -67,20 +67,25 @@ export async function probeNetworkEnforcement(pathVar = process.env.PATH): Promi
 }
 
 /** Runs the namespace reader under `prefix`; undefined when it reported a namespace of its own. */
-async function probe(
-  prefix: readonly string[],
-  reader: readonly string[],
-  ownNs: string,
-  pathVar: string | undefined,
-): Promise<string | undefined> {
-  const [file, ...args] = [...prefix, ...reader];
-  const r = await execa(file as string, args, {
+/** Runs a probe command with only PATH in its environment, bounded in time, never throwing. */
+function runProbe(argv: readonly string[], pathVar: string | undefined) {
+  const [file, ...args] = argv;
+  return execa(file as string, args, {
     reject: false,
     timeout: PROBE_TIMEOUT_MS,
     env: { PATH: pathVar ?? '' },
     extendEnv: false,
     stdin: 'ignore',
   });
+}
+
+async function probe(
+  prefix: readonly string[],
+  reader: readonly string[],
+  ownNs: string,
+  pathVar: string | undefined,
+): Promise<string | undefined> {
+  const r = await runProbe([...prefix, ...reader], pathVar);
   if (r.exitCode !== 0) return `exit ${r.exitCode ?? r.signal}: ${String(r.stderr).trim().slice(0, 200)}`;
   const ns = String(r.stdout).trim();
   if (!/^net:\[\d+\]$/.test(ns)) return `unexpected output ${JSON.stringify(ns.slice(0, 80))}`;
@@ -116,14 +121,7 @@ async function loopbackPrefix(
 async function leavesEnvAlone(prefix: readonly string[], pathVar: string | undefined): Promise<boolean> {
   const env = await findProgram('env', pathVar);
   if (!env) return false;
-  const [file, ...args] = [...prefix, env];
-  const r = await execa(file as string, args, {
-    reject: false,
-    timeout: PROBE_TIMEOUT_MS,
-    env: { PATH: pathVar ?? '' },
-    extendEnv: false,
-    stdin: 'ignore',
-  });
+  const r = await runProbe([...prefix, env], pathVar);
   return r.exitCode === 0 && String(r.stdout).trim() === `PATH=${pathVar ?? ''}`;
 }
 
