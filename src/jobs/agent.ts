@@ -4,7 +4,6 @@
  * output. The tool-call loop and the live client arrive with the model lane (SPEC §8).
  */
 import { sha256Hex } from '../canonical.js';
-import { writeEvidenceFile } from '../worker/evidence.js';
 import { JobError } from '../worker/errors.js';
 import type { JobHandler } from '../worker/types.js';
 import { STUB_MODEL_NAME, stubReply, type ChatMessage } from './stub-model.js';
@@ -28,13 +27,7 @@ export function agentHandler(): JobHandler {
       max_turns: p.max_turns,
       turns: [{ turn: 1, request: { messages }, response: reply, finish_reason: 'stop' }],
     };
-    const file = await writeEvidenceFile(
-      ctx.evidenceDir,
-      ctx.evidencePrefix,
-      'transcript.json',
-      JSON.stringify(transcript, null, 2) + '\n',
-    );
-    ctx.addEvidence(file);
+    const file = await ctx.writeEvidence('transcript.json', JSON.stringify(transcript, null, 2) + '\n');
     return {
       result: {
         model_mode: 'stub',

@@ -8,7 +8,6 @@
  * the max_input_bytes total are recorded as skipped; the one it cuts is read up to it.
  */
 import { openInWorkspace, PathRejectedError, readPrefix } from '../sandbox/paths.js';
-import { writeEvidenceFile } from '../worker/evidence.js';
 import { JobError } from '../worker/errors.js';
 import type { JobHandler } from '../worker/types.js';
 import { compactMarkdown, type SourceDoc } from './compact-markdown.js';
@@ -55,21 +54,9 @@ export function docCompactorHandler(): JobHandler {
 
     const maxOut = Math.min(p.max_output_bytes, ctx.remainingOutputBytes());
     const summary = compactMarkdown(docs, p.title ?? 'Summary', maxOut);
-    const summaryFile = await writeEvidenceFile(
-      ctx.evidenceDir,
-      ctx.evidencePrefix,
-      'summary.md',
-      summary.markdown,
-    );
+    const summaryFile = await ctx.writeEvidence('summary.md', summary.markdown);
     ctx.addOutputBytes(summaryFile.bytes);
-    ctx.addEvidence(summaryFile);
-    const inputsFile = await writeEvidenceFile(
-      ctx.evidenceDir,
-      ctx.evidencePrefix,
-      'inputs.json',
-      JSON.stringify(inputs, null, 2) + '\n',
-    );
-    ctx.addEvidence(inputsFile);
+    await ctx.writeEvidence('inputs.json', JSON.stringify(inputs, null, 2) + '\n');
     const count = (s: InputRecord['status']) => inputs.filter((i) => i.status === s).length;
     return {
       result: {

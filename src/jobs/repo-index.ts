@@ -15,7 +15,6 @@
  */
 import picomatch from 'picomatch';
 import { openInWorkspace, PathRejectedError, readPrefix } from '../sandbox/paths.js';
-import { writeEvidenceFile } from '../worker/evidence.js';
 import { JobError } from '../worker/errors.js';
 import type { JobHandler } from '../worker/types.js';
 import { listWorkspaceFiles } from './workspace-files.js';
@@ -106,9 +105,8 @@ export function repoIndexHandler(options: RepoIndexOptions = {}): JobHandler {
       });
     }
 
-    const file = await writeEvidenceFile(ctx.evidenceDir, ctx.evidencePrefix, 'index.jsonl', lines.join(''));
+    const file = await ctx.writeEvidence('index.jsonl', lines.join(''));
     ctx.addOutputBytes(file.bytes);
-    ctx.addEvidence(file);
     return {
       result: {
         source: listing.source,

@@ -10,9 +10,7 @@
  *      registered so the `complete`/`fail` event records their SHA-256 and size.
  */
 import { canonicalJson, sha256Hex } from '../canonical.js';
-import type { EvidenceFile } from '../schema/types.generated.js';
 import { JobError } from '../worker/errors.js';
-import { writeEvidenceFile } from '../worker/evidence.js';
 import type { JobHandlerContext } from '../worker/types.js';
 import { CappedCapture } from './capture.js';
 import { runCommand } from './exec.js';
@@ -142,16 +140,8 @@ export async function execTool(
     env_names: Object.keys(env).sort(),
     result,
   };
-  const files: EvidenceFile[] = [
-    outcome.stdout.file,
-    outcome.stderr.file,
-    await writeEvidenceFile(
-      ctx.evidenceDir,
-      ctx.evidencePrefix,
-      callFile,
-      JSON.stringify(record, null, 2) + '\n',
-    ),
-  ];
-  for (const f of files) ctx.addEvidence(f);
+  ctx.addEvidence(outcome.stdout.file);
+  ctx.addEvidence(outcome.stderr.file);
+  await ctx.writeEvidence(callFile, JSON.stringify(record, null, 2) + '\n');
   return result;
 }

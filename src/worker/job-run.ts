@@ -253,6 +253,11 @@ export class JobRun {
       },
       remainingOutputBytes: () => Math.max(0, job.budgets.max_output_bytes - this.outputBytes),
       addEvidence: (file) => void this.evidence.push(file),
+      writeEvidence: async (name, data) => {
+        const file = await writeEvidenceFile(dir, prefix, name, data);
+        this.evidence.push(file);
+        return file;
+      },
     };
     // A handler that throws synchronously is still a failed job, not a crashed worker.
     return Promise.resolve().then(() => handler(ctx));

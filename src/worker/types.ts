@@ -41,8 +41,10 @@ export interface JobHandlerContext {
   addOutputBytes(n: number): void;
   /** Output bytes still allowed before max_output_bytes. */
   remainingOutputBytes(): number;
-  /** Adds a file (already written under evidenceDir) to the evidence the ledger records. */
+  /** Adds a file (already written under evidenceDir, e.g. a streamed capture) to the evidence the ledger records. */
   addEvidence(file: EvidenceFile): void;
+  /** Writes `<evidenceDir>/<name>` atomically and adds it to the evidence the ledger records. */
+  writeEvidence(name: string, data: string | Buffer): Promise<EvidenceFile>;
   /** Extra facts for the run header, set before start (e.g. sandbox mode). */
   readonly runHeader: Readonly<Record<string, unknown>>;
 }
