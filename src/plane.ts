@@ -10,7 +10,7 @@ import { ExecplaneError, LedgerCorruptError, RefusedError } from './errors.js';
 import type { EventBody } from './ledger/line.js';
 import { decide } from './core/decide.js';
 import type { PlaneState } from './core/plane-state.js';
-import { loadCheckpoint, writeCheckpoint } from './ledger/checkpoint.js';
+import { checkpointLines, loadCheckpoint, writeCheckpoint } from './ledger/checkpoint.js';
 import { planePaths, type PlanePaths } from './ledger/paths.js';
 import { LedgerStore, type TornTailMoved } from './ledger/store.js';
 import { buildReport, type ReplayReport } from './replay/report.js';
@@ -77,7 +77,9 @@ export class Plane {
     );
     const plane = new Plane(store, paths);
     if (loaded && !loaded.ok) plane.checkpointRejected = loaded.reason;
-    plane.linesAtCheckpoint = store.position.lines;
+    // A plane that folds from line 1 still knows how far the existing checkpoint reaches, so a
+    // full `replay` does not rewrite a checkpoint that is already current.
+    plane.linesAtCheckpoint = usable ? store.position.lines : checkpointLines(paths.checkpoint);
     store.catchUp(options.atSeq, options.onEvent && ((ev, line) => options.onEvent!(ev, line, store.state)));
     return plane;
   }
@@ -192,8 +194,9 @@ export class Plane {
   /** Writes checkpoint.json if enough lines were folded since the last one (or `force`). */
   maybeCheckpoint(force = false): boolean {
     if (!this.paths || this.store.torn) return false;
-    if (!force && this.store.position.lines - this.linesAtCheckpoint < CHECKPOINT_INTERVAL_LINES)
-      return false;
+    const behind = this.store.position.lines - this.linesAtCheckpoint;
+    // A checkpoint said to reach past our end is stale (the ledger was replaced): refresh it.
+    if (!force && behind >= 0 && behind < CHECKPOINT_INTERVAL_LINES) return false;
     writeCheckpoint(this.paths.checkpoint, this.state, this.store.position);
     this.linesAtCheckpoint = this.store.position.lines;
     return true;

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Plane } from '../src/plane.js';
+import { CHECKPOINT_INTERVAL_LINES, Plane } from '../src/plane.js';
 import { ManualClock, T0 } from './helpers/clock.js';
 import { cli } from './helpers/procs.js';
 import { agentSpec, cmd } from './helpers/specs.js';
@@ -195,5 +195,21 @@ describe('what a checkpoint may and may not vouch for (CLI)', () => {
       [JSON.stringify({ ...JSON.parse(header!), code: '0000000000000000' }), ...rest].join('\n'),
     );
     expect(open(home).checkpointRejected).toMatch(/another version/);
+  });
+});
+
+describe('when a checkpoint is (re)written', () => {
+  it('a full fold writes one past 10,000 new lines, and does not rewrite one that is already current', async () => {
+    const home = tmp();
+    const writer = open(home, { clock: new ManualClock() });
+    await writer.submit(
+      Array.from({ length: CHECKPOINT_INTERVAL_LINES }, (_, i) =>
+        cmd.enqueue(agentSpec({ job_id: `job-bulk${String(i).padStart(8, '0')}` })),
+      ),
+    );
+    expect(open(home, { useCheckpoint: false }).maybeCheckpoint()).toBe(true);
+    const written = readFileSync(join(home, 'checkpoint.json'));
+    expect(open(home, { useCheckpoint: false }).maybeCheckpoint()).toBe(false);
+    expect(readFileSync(join(home, 'checkpoint.json')).equals(written)).toBe(true);
   });
 });

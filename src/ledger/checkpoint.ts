@@ -184,6 +184,30 @@ export type LoadedCheckpoint =
   | { readonly ok: false; readonly reason: string };
 
 /** Loads and verifies a checkpoint against the ledger (C1); `undefined` when there is none. */
+/**
+ * The number of ledger lines an existing checkpoint.json of this build covers, from its header
+ * line alone (0 when there is none, or it is unreadable or foreign) — so a process that did not
+ * load it can tell whether writing a new one is worth it.
+ */
+export function checkpointLines(path: string): number {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buf = Buffer.alloc(4096);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const nl = buf.subarray(0, n).indexOf(10);
+    if (nl < 0) return 0;
+    const header = JSON.parse(buf.toString('utf8', 0, nl)) as Partial<CheckpointHeader>;
+    return header.v === VERSION && header.code === CODE_FINGERPRINT && typeof header.lines === 'number'
+      ? header.lines
+      : 0;
+  } catch {
+    return 0;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export function loadCheckpoint(path: string, ledgerPath: string): LoadedCheckpoint | undefined {
   if (!existsSync(path)) return undefined;
   let header: CheckpointHeader;
