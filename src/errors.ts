@@ -63,6 +63,20 @@ export class LedgerCorruptError extends ExecplaneError {
   }
 }
 
+/**
+ * checkpoint.json's ended-jobs region, read when first needed (src/ledger/checkpoint.ts, C2), no
+ * longer matches the hash its verified index recorded: the file was damaged after it was written.
+ */
+export class CheckpointDamagedError extends ExecplaneError {
+  constructor(reason: string) {
+    super(
+      'E_CHECKPOINT_DAMAGED',
+      `checkpoint.json: ${reason}. Delete checkpoint.json (it is a cache, rebuilt from the ledger) and run the command again.`,
+      1,
+    );
+  }
+}
+
 /** A line would exceed the 64 KiB maximum; large outputs belong in evidence files. */
 export class LineTooLargeError extends ExecplaneError {
   constructor(bytes: number, max: number) {

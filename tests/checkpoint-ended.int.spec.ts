@@ -1,5 +1,5 @@
 /**
- * checkpoint.json v2 (src/ledger/checkpoint.ts, C2): jobs that have ended come back with their
+ * checkpoint.json (src/ledger/checkpoint.ts, C2): jobs that have ended come back with their
  * state at once and their context on first use. A plane restored so must behave like one that
  * folded every line — also when it writes the next checkpoint without having looked at them, and
  * when it is asked about one of them (an idempotent re-enqueue compares its spec_sha256).
@@ -40,7 +40,7 @@ async function planeWithEndedJobs() {
   return { home, clock };
 }
 
-describe('checkpoint.json v2: ended jobs restored lazily', () => {
+describe('checkpoint.json: ended jobs restored lazily', () => {
   it('a checkpoint written from a restored plane, untouched, restores the same state again', async () => {
     const { home } = await planeWithEndedJobs();
     const restored = open(home);

@@ -1,6 +1,7 @@
 /**
  * checkpoint.json (SPEC §2): a new process starts from the saved state instead of line 1, only
- * after verifying it (body SHA-256, and seq + hash of the ledger line at its offset).
+ * after verifying it (index SHA-256, and seq + hash of the ledger line at its offset); the ended
+ * jobs' region is checked against its own SHA-256 when first read (src/ledger/checkpoint.ts, C2).
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,23 @@ async function planeWithHistory(home = tmp(), clock = new ManualClock()) {
   await plane.submit([cmd.complete(B, 'w2', 1, { tool_calls: 1, output_bytes: 10, wall_ms: 1000 })]);
   return { home, clock, plane };
 }
+
+/** A v3 checkpoint's three parts (its text is ASCII, so characters are bytes). */
+function checkpointParts(path: string) {
+  const text = readFileSync(path, 'utf8');
+  const nl = text.indexOf('\n');
+  const header = JSON.parse(text.slice(0, nl)) as Record<string, unknown> & { index_bytes: number };
+  const index = text.slice(nl + 1, nl + 1 + header.index_bytes);
+  const ended = text.slice(nl + 1 + header.index_bytes);
+  const write = (parts: { header?: Record<string, unknown>; index?: string; ended?: string }) =>
+    writeFileSync(
+      path,
+      `${JSON.stringify(parts.header ?? header)}\n${parts.index ?? index}${parts.ended ?? ended}`,
+    );
+  return { header, index, ended, write };
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Events the fold applied while opening (0 means it started from the checkpoint's end). */
 function openCounting(home: string) {
@@ -95,16 +113,45 @@ describe('checkpoint.json', () => {
     expect(existsSync(join(home, 'checkpoint.json'))).toBe(false);
   });
 
-  it('a tampered checkpoint body is rejected and the state is still correct', async () => {
+  it('a tampered checkpoint index is rejected and the state is still correct', async () => {
     const { home, plane } = await planeWithHistory();
     plane.maybeCheckpoint(true);
-    const path = join(home, 'checkpoint.json');
-    const [header, body] = readFileSync(path, 'utf8').split('\n');
-    writeFileSync(path, `${header}\n${body!.replace('"running"', '"queued"').replace('w1', 'w9')}\n`);
+    const { index, write } = checkpointParts(join(home, 'checkpoint.json'));
+    expect(index).toContain('"w1"');
+    write({ index: index.replace('"w1"', '"w9"') });
     const { plane: reopened, folded } = openCounting(home);
-    expect(reopened.checkpointRejected).toMatch(/body_sha256/);
+    expect(reopened.checkpointRejected).toMatch(/index_sha256/);
     expect(folded).toBe(readFileSync(join(home, 'jobs.jsonl'), 'utf8').split('\n').length - 1);
     expect(reopened.report()).toEqual(open(home, { useCheckpoint: false }).report());
+  });
+
+  it('a checkpoint of another length than its header says is rejected', async () => {
+    const { home, plane } = await planeWithHistory();
+    plane.maybeCheckpoint(true);
+    appendFileSync(join(home, 'checkpoint.json'), '\n');
+    expect(open(home).checkpointRejected).toMatch(/not as long as its header says/);
+  });
+
+  it('a damaged ended-jobs region is found when first read: E_CHECKPOINT_DAMAGED, exit 1, one line', async () => {
+    const { home, plane } = await planeWithHistory();
+    plane.maybeCheckpoint(true);
+    const { ended, write } = checkpointParts(join(home, 'checkpoint.json'));
+    expect(ended).toContain('"agent_task"');
+    write({ ended: ended.replace('"agent_task"', '"agent_tusk"') });
+    // Opening reads the header and the index only (C2): the damage is not seen yet…
+    const reopened = open(home);
+    expect(reopened.checkpointRejected).toBeNull();
+    expect(reopened.state.jobs.get(B)?.value).toBe('complete');
+    // …and is reported, never used, when an ended job's context is first needed.
+    expect(() => reopened.report()).toThrow(
+      expect.objectContaining({ code: 'E_CHECKPOINT_DAMAGED', exitCode: 1 }),
+    );
+    const r = await cli(['replay', '--home', home, '--from-checkpoint']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/E_CHECKPOINT_DAMAGED.*ended_sha256.*Delete checkpoint\.json/);
+    // The full replay reads every line and never looks at the checkpoint's contexts.
+    expect((await cli(['replay', '--home', home])).exitCode).toBe(0);
   });
 
   it('an unreadable checkpoint is rejected and the state is still correct', async () => {
@@ -170,16 +217,15 @@ describe('what a checkpoint may and may not vouch for (CLI)', () => {
     expect((await cli(['replay', '--home', home, '--from-checkpoint'])).exitCode).toBe(0);
   });
 
-  it("a forged checkpoint (body edited, body_sha256 recomputed) cannot change replay's output", async () => {
+  it("a forged checkpoint (index edited, index_sha256 recomputed) cannot change replay's output", async () => {
     const { home, plane } = await planeWithHistory();
     const honest = (await cli(['replay', '--home', home, '--json'])).stdout;
     plane.maybeCheckpoint(true);
-    const path = join(home, 'checkpoint.json');
-    const [header, ...body] = readFileSync(path, 'utf8').split('\n');
-    const forgedBody = body.join('\n').replace('"complete"', '"expired"').replace(/,3,/, ',5,');
-    const h = JSON.parse(header!) as Record<string, unknown>;
-    h.body_sha256 = createHash('sha256').update(forgedBody).digest('hex');
-    writeFileSync(path, `${JSON.stringify(h)}\n${forgedBody}`);
+    const { header, index, write } = checkpointParts(join(home, 'checkpoint.json'));
+    // B is the first ended job, complete (state 3); the forgery says cancelled (6).
+    const forged = index.replace('"states":"3', '"states":"6');
+    expect(forged).not.toBe(index);
+    write({ header: { ...header, index_sha256: sha256(forged) }, index: forged });
     expect((await cli(['replay', '--home', home, '--json'])).stdout).toBe(honest);
     // The forgery is real: a reader that chose to trust the checkpoint would have been misled.
     expect((await cli(['replay', '--home', home, '--from-checkpoint', '--json'])).stdout).not.toBe(honest);

@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { and, assign, setup } from 'xstate';
 import { initialTransition, transition } from 'xstate';
 import { jobMachine } from '../machines/job.machine.js';
-import { compileJobTable, initialJob, transitionJob, type JobRecord } from '../machines/job.table.js';
+import { compileJobTable } from '../machines/job.compile.js';
+import { initialJob, TABLE_SPEC, transitionJob, type JobRecord } from '../machines/job.table.js';
 import type { JobContext, JobMachineEvent, JobStateValue } from '../machines/job.types.js';
 import { specDigest } from '../src/core/plane-state.js';
 import type { EnqueueEvent, LedgerEvent } from '../src/schema/types.generated.js';
@@ -235,8 +236,12 @@ describe('compiling the table (T1)', () => {
     cancelled: { type: 'final' as const },
   };
 
+  it('machines/job.table.json, what processes load, is exactly the table of jobMachine as it is now', () => {
+    expect(TABLE_SPEC).toEqual(compileJobTable(jobMachine));
+  });
+
   it('reads every state and transition of jobMachine, guards and updates included', () => {
-    const table = compileJobTable();
+    const table = compileJobTable().states;
     expect(table.running.expire?.map((t) => [t.target, t.updates])).toEqual([
       ['expired', ['recordExpire']],
       ['failed', ['recordExhausted']],
@@ -273,6 +278,9 @@ describe('compiling the table (T1)', () => {
         },
       },
     });
-    expect(compileJobTable(nested).queued.cancel?.[0]?.guards).toEqual(['attemptsLeft', 'attemptsLeft']);
+    expect(compileJobTable(nested).states.queued.cancel?.[0]?.guards).toEqual([
+      'attemptsLeft',
+      'attemptsLeft',
+    ]);
   });
 });

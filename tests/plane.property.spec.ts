@@ -17,6 +17,8 @@ import { WALL_TIME_GRACE_MS } from '../machines/job.guards.js';
 import type { JobStateValue } from '../machines/job.types.js';
 import type { Command } from '../src/core/commands.js';
 import { isExecplaneError } from '../src/errors.js';
+import { xstateEngine } from '../machines/job.machine.js';
+import { tableEngine } from '../machines/job.table.js';
 import { Plane } from '../src/plane.js';
 import type { JobSpec, LedgerEvent } from '../src/schema/types.generated.js';
 import { ManualClock, T0 } from './helpers/clock.js';
@@ -425,7 +427,12 @@ describe('plane: random commands from several workers', () => {
         const ledger = join(home, 'jobs.jsonl');
         const clock = new ManualClock(T0);
         let now = T0;
-        const planes = [Plane.open(home, { clock }), Plane.open(home, { clock })];
+        // The two writers decide with the two engines of the job machine (XState's own transition
+        // and the table compiled from it), interleaved on one ledger; replay folds with the table.
+        const planes = [
+          Plane.open(home, { clock, engine: xstateEngine }),
+          Plane.open(home, { clock, engine: tableEngine }),
+        ];
         const liveDigestAt = new Map<number, string>();
         try {
           const first = world.jobs.slice(0, world.enqueuedFirst).map((_, i) => specOf(world, i));

@@ -14,6 +14,8 @@ import { auditLedgerFile } from '../src/audit/audit-file.js';
 import type { Command } from '../src/core/commands.js';
 import { ExecplaneError } from '../src/errors.js';
 import { planePaths } from '../src/ledger/paths.js';
+import { xstateEngine } from '../machines/job.machine.js';
+import { tableEngine } from '../machines/job.table.js';
 import { Plane } from '../src/plane.js';
 import type { LedgerEvent } from '../src/schema/types.generated.js';
 import { T0 } from './helpers/clock.js';
@@ -42,7 +44,12 @@ class SimWorker {
     this.plane = this.open();
   }
   open(): Plane {
-    return Plane.open(this.world.home, { clock: { nowMs: () => this.world.nowMs + this.skewMs } });
+    // w2 decides with XState's own transition, the others with the table compiled from the same
+    // machine: both engines write to one ledger, and audit and replay must agree with both.
+    return Plane.open(this.world.home, {
+      clock: { nowMs: () => this.world.nowMs + this.skewMs },
+      engine: this.id === 'w2' ? xstateEngine : tableEngine,
+    });
   }
   /** kill -9: the process and everything it believed are gone; a new one starts later. */
   crash(): void {

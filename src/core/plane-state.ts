@@ -6,8 +6,7 @@
  * cannot disagree.
  */
 import { firstFailingGuard } from '../../machines/job.guards.js';
-import { machineInitial, machineStep } from '../../machines/job.machine.js';
-import { acceptsEvent, initialJob, transitionJob, type JobRecord } from '../../machines/job.table.js';
+import { acceptsEvent, tableEngine, type JobRecord, type MachineEngine } from '../../machines/job.table.js';
 import {
   JOB_STATES,
   type JobContext,
@@ -22,12 +21,10 @@ import { QueuedIndex } from './queued-index.js';
 /** A job's machine state `value` and `context`, as an XState snapshot carries them. */
 export type JobSnapshot = JobRecord;
 
-/**
- * How `evolve` runs the job machine: `xstate` — XState's own pure transition, for the write path
- * (decide before appending, SPEC §4); `table` — the table compiled from the same machine, for
- * folding lines already written (replay, catch-up, audit), ≈ 25× faster (job.table.ts).
- */
-export type Engine = 'xstate' | 'table';
+/** A job restored from a checkpoint that carries where its enqueue line is (checkpoint.ts). */
+export interface StoredJobRecord extends JobRecord {
+  readonly enqueueOffset: number;
+}
 
 export interface Refusal {
   readonly code: string;
@@ -52,8 +49,12 @@ export class PlaneState {
    * retryable error): the reaper looks at these, never at every job that ever failed.
    */
   private readonly retryable = new Set<string>();
-  /** job_id → byte offset of its enqueue line, so a worker can read the full spec in O(1). */
+  /**
+   * job_id → byte offset of its enqueue line, so a worker can read the full spec in O(1); jobs
+   * restored by `restoreEnded` carry theirs instead (see `enqueueOffset`).
+   */
   readonly enqueueOffsets = new Map<string, number>();
+  private readonly closers: (() => void)[] = [];
   lastSeq = 0;
   lastHash = ZERO_HASH;
   lastTsMs = 0;
@@ -94,6 +95,33 @@ export class PlaneState {
   /** See `retryable`: ids of the jobs a reaper may retry now or after their backoff. */
   retryCandidates(): ReadonlySet<string> {
     return this.retryable;
+  }
+
+  /** Byte offset of the job's enqueue line, if the job is known. */
+  enqueueOffset(jobId: string): number | undefined {
+    const offset = this.enqueueOffsets.get(jobId);
+    if (offset !== undefined) return offset;
+    const snap = this.jobs.get(jobId) as Partial<StoredJobRecord> | undefined;
+    return snap?.enqueueOffset;
+  }
+
+  /**
+   * Adds a job a checkpoint restores in a state nothing leaves (complete, cancelled), that carries
+   * its own enqueue offset: what `setJob` would do for it, without the indexes such a job is never
+   * in (queued, retryable, leases) — a checkpoint restores 100,000 of them at start.
+   */
+  restoreEnded(jobId: string, snap: StoredJobRecord): void {
+    this.jobs.set(jobId, snap);
+    this.byState.get(stateOf(snap))!.add(jobId);
+  }
+
+  /** Runs `fn` when the state is released (`close`): e.g. a checkpoint's descriptor. */
+  onClose(fn: () => void): void {
+    this.closers.push(fn);
+  }
+
+  close(): void {
+    for (const fn of this.closers.splice(0)) fn();
   }
 
   /** Replaces a job's snapshot (or removes it), keeping the indexes in step. */
@@ -151,7 +179,11 @@ export function restoreJobSnapshot(value: JobStateValue, context: JobContext): J
  * Applies one sealed event to `state` if the job machine accepts it; otherwise leaves `state`
  * untouched and says why. Chain position (seq/prev/hash) is the store's check, not this one's.
  */
-export function evolve(state: PlaneState, ev: LedgerEvent, engine: Engine = 'table'): Refusal | undefined {
+export function evolve(
+  state: PlaneState,
+  ev: LedgerEvent,
+  engine: MachineEngine = tableEngine,
+): Refusal | undefined {
   const tsMs = parseTsUtc(ev.ts_utc);
   if (!(tsMs >= state.lastTsMs)) {
     return { code: 'E_TS_BACKWARDS', message: `ts_utc ${ev.ts_utc} is before the previous event's time` };
@@ -169,7 +201,7 @@ export function evolve(state: PlaneState, ev: LedgerEvent, engine: Engine = 'tab
     if (ev.job.job_id !== ev.job_id)
       return { code: 'E_JOB_ID_MISMATCH', message: 'job.job_id differs from job_id' };
     const input = { ev, spec_sha256: specDigest(ev.job) };
-    next = engine === 'xstate' ? machineInitial(input) : initialJob(input);
+    next = engine.initial(input);
   } else {
     if (!prev) return { code: 'E_UNKNOWN_JOB', message: `no job ${ev.job_id} in this ledger` };
     const mev = {
@@ -178,7 +210,7 @@ export function evolve(state: PlaneState, ev: LedgerEvent, engine: Engine = 'tab
       ts_ms: tsMs,
       held_slots: ev.event === 'claim' ? state.heldSlots(ev.worker_id, tsMs) : 0,
     } as JobMachineEvent;
-    const accepted = engine === 'xstate' ? machineStep(prev, mev) : transitionJob(prev, mev);
+    const accepted = engine.step(prev, mev);
     if (!accepted) return explainRefusal(prev, mev);
     next = accepted;
   }

@@ -5,7 +5,7 @@
  * holder can never have its lock "broken" by a timeout while it still means to write.
  */
 import { closeSync, openSync } from 'node:fs';
-import fsx from 'fs-native-extensions';
+import { lockApi } from '../lazy-deps.js';
 
 export class AppendLock {
   private fd: number | undefined;
@@ -20,6 +20,7 @@ export class AppendLock {
       this.fd ??= openSync(this.path, 'a+');
       // Uncontended, take it synchronously: waitForLock hops through libuv's thread pool, which
       // cost a single append ≈ 0.3 ms of idle wake-up on a busy machine (docs/decisions.md).
+      const fsx = lockApi();
       if (!fsx.tryLock(this.fd)) await fsx.waitForLock(this.fd);
       try {
         return await fn();

@@ -32,6 +32,7 @@ import {
 } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { LedgerCorruptError, RefusedError } from '../errors.js';
+import type { MachineEngine } from '../../machines/job.table.js';
 import { evolve, PlaneState, type JobSnapshot } from '../core/plane-state.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
 import { eventSchemaProblems } from '../schema/validate.js';
@@ -76,6 +77,8 @@ export class LedgerStore {
     readonly paths: PlanePaths | undefined,
     private readonly clock: Clock = systemClock,
     start?: { state: PlaneState; position: FoldPosition },
+    /** How `commit` runs the job machine to decide; the table unless told otherwise. */
+    private readonly engine?: MachineEngine,
   ) {
     this.state = start?.state ?? new PlaneState();
     this.position = start?.position ?? { offset: 0, lines: 0 };
@@ -132,7 +135,7 @@ export class LedgerStore {
   async commit<T>(decideBatch: (tsMs: number, seal: Sealer) => T): Promise<CommitReport<T>> {
     if (!this.paths) throw new Error('this ledger was opened read-only (--ledger); writes need --home');
     const paths = this.paths;
-    mkdirSync(paths.home, { recursive: true });
+    if (this.writeFd === undefined) mkdirSync(paths.home, { recursive: true });
     return this.lock.with(() => {
       const fd = this.openWrite();
       this.catchUp();
@@ -164,8 +167,7 @@ export class LedgerStore {
           );
         }
         if (!undo.has(body.job_id)) undo.set(body.job_id, this.state.jobs.get(body.job_id));
-        // The write path decides with XState's own transition (SPEC §4); the fold uses the table.
-        const refusal = evolve(this.state, event, 'xstate');
+        const refusal = evolve(this.state, event, this.engine);
         if (refusal) throw new RefusedError(refusal.code, refusal.message, body.job_id, refusal.jobState);
         if (event.event === 'enqueue')
           this.state.enqueueOffsets.set(event.job_id, this.position.offset + batchBytes);
@@ -212,6 +214,7 @@ export class LedgerStore {
   }
 
   close(): void {
+    this.state.close();
     for (const fd of [this.writeFd, this.readFd]) if (fd !== undefined) closeSync(fd);
     this.writeFd = this.readFd = undefined;
     this.lock.close();

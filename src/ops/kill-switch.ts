@@ -3,8 +3,8 @@
  * running jobs (fail, code kill_switch) and exit with EXIT_KILL_SWITCH. Its content is the reason.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import writeFileAtomic from 'write-file-atomic';
 import type { PlanePaths } from '../ledger/paths.js';
+import { writeFileAtomicSync } from '../lazy-deps.js';
 
 /** `execplane work` exits with this when it stops because the kill switch is on. */
 export const EXIT_KILL_SWITCH = 3;
@@ -28,7 +28,7 @@ export function killSwitchState(paths: PlanePaths): KillSwitchState {
 export function setKillSwitch(paths: PlanePaths, on: boolean, reason?: string): void {
   if (on) {
     mkdirSync(paths.home, { recursive: true });
-    writeFileAtomic.sync(paths.killSwitch, `${reason ?? ''}\n`, { fsync: true });
+    writeFileAtomicSync(paths.killSwitch, `${reason ?? ''}\n`, { fsync: true });
   } else {
     rmSync(paths.killSwitch, { force: true });
   }

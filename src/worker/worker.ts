@@ -126,7 +126,9 @@ export class Worker {
           if (this.options.once) return { code: 0, reason: 'once' };
           if (idleMs > 0 && now - lastBusyMs >= idleMs) return { code: 0, reason: 'idle' };
         }
-        if (this.runs.size === 0) this.checkpoint();
+        // Only when there is nothing to run: a checkpoint of a big plane costs 50–100 ms of CPU,
+        // which a drain would otherwise pay every time a worker's slots briefly empty.
+        if (this.runs.size === 0 && this.plane.state.inState('queued').size === 0) this.checkpoint();
         await this.sleep(this.nextWakeMs(now, idleMs > 0 ? lastBusyMs + idleMs : undefined));
       }
     } catch (err) {
@@ -216,8 +218,9 @@ export class Worker {
   }
 
   /**
-   * While idle, refresh checkpoint.json once 10,000+ lines were folded past it, so the next
-   * process starts fast. A failure here (disk full) is logged, never fatal.
+   * While idle (nothing running, nothing queued), refresh checkpoint.json once 10,000+ lines were
+   * folded past it, so the next process starts fast. A failure here (disk full, a damaged
+   * checkpoint region) is logged, never fatal.
    */
   private checkpoint(): void {
     try {

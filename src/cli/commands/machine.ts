@@ -1,5 +1,4 @@
 import { Option, type Command as Program } from 'commander';
-import { finalStates, machineMermaid, machineTransitions } from '../../../machines/diagram.js';
 import { printJson } from '../output.js';
 
 export function register(program: Program): void {
@@ -11,7 +10,10 @@ export function register(program: Program): void {
       'after',
       `\nExamples:\n  execplane machine > docs/job-machine.mmd\n  execplane machine --json`,
     )
-    .action((opts: { json?: boolean }) => {
+    .action(async (opts: { json?: boolean }) => {
+      // Loaded here: the diagram reads XState's machine, which no other command needs to load.
+      const { finalStates, machineMermaid, machineTransitions } =
+        await import('../../../machines/diagram.js');
       if (opts.json)
         printJson({ initial: 'queued', final: finalStates(), transitions: machineTransitions() });
       else process.stdout.write(machineMermaid());
