@@ -6,13 +6,14 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { planePaths } from '../src/ledger/paths.js';
+import { CHECKPOINT_INTERVAL_LINES, openPlane } from '../src/plane.js';
 import { EXIT_KILL_SWITCH, setKillSwitch } from '../src/ops/kill-switch.js';
 import type { FailEvent, LedgerEvent } from '../src/schema/types.generated.js';
 import { ledgerEvents } from './helpers/ledger.js';
 import { agentSpec } from './helpers/specs.js';
 import { useTmpDirs } from './helpers/tmp.js';
 import { enqueueAll, sleep, startWorker, waitForLedger } from './helpers/worker.js';
-import type { Worker } from '../src/worker/worker.js';
+import { CHECKPOINT_IDLE_MS, type Worker } from '../src/worker/worker.js';
 
 const tmp = useTmpDirs('execplane-worker-');
 const ledgerOf = (home: string) => planePaths(home).ledger;
@@ -273,5 +274,36 @@ describe('worker', () => {
       error: { code: 'E_ATTEMPTS_EXHAUSTED' },
     });
     plane.close();
+  });
+
+  test('a worker refreshes checkpoint.json once 10,000+ lines are past it and it had nothing to run for a second', async () => {
+    const home = tmp();
+    const ids = Array.from(
+      { length: CHECKPOINT_INTERVAL_LINES / 2 },
+      (_, i) => `job-ckw${String(i).padStart(6, '0')}`,
+    );
+    const plane = await enqueueAll(
+      home,
+      ids.map((job_id) => agentSpec({ job_id })),
+    );
+    await plane.submit(ids.map((job_id) => ({ type: 'cancel' as const, job_id, reason: 'test' })));
+    plane.close();
+    const checkpoint = planePaths(home).checkpoint;
+    // Idle for less than CHECKPOINT_IDLE_MS (then it exits): no checkpoint yet.
+    const brief = startWorker(home, async () => ({ result: {} }), { maxIdleSec: CHECKPOINT_IDLE_MS / 2000 });
+    expect(await brief.exit).toEqual({ code: 0, reason: 'idle' });
+    expect(brief.logs).not.toContain('checkpoint.json refreshed');
+    expect(existsSync(checkpoint)).toBe(false);
+    // Idle for longer: it writes one, and a new process starts from it.
+    const { exit, logs } = startWorker(home, async () => ({ result: {} }), {
+      maxIdleSec: (CHECKPOINT_IDLE_MS * 1.6) / 1000,
+    });
+    expect(await exit).toEqual({ code: 0, reason: 'idle' });
+    expect(logs).toContain('checkpoint.json refreshed');
+    const restored = openPlane(home);
+    expect(restored.checkpointRejected).toBeNull();
+    expect(restored.store.position.lines).toBe(CHECKPOINT_INTERVAL_LINES);
+    expect(restored.report()).toEqual(openPlane(home, { useCheckpoint: false }).report());
+    restored.close();
   });
 });

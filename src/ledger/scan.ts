@@ -5,6 +5,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 const CHUNK_BYTES = 1 << 20;
+const EMPTY = Buffer.alloc(0);
 
 export interface ScannedLine {
   /** The line's text without its `\n` ('' when `oversized`). */
@@ -36,10 +37,11 @@ export function scanLines(
   from: number,
   onLine: (line: ScannedLine) => boolean | void,
   maxLineBytes = Infinity,
+  /** The file's size, when the caller just read it (a catch-up does): saves an fstat. */
+  size = fstatSync(fd).size,
 ): { offset: number; torn: TornTail | null; stoppedEarly: boolean } {
-  const size = fstatSync(fd).size;
   let pos = from;
-  let carry: Buffer = Buffer.alloc(0);
+  let carry: Buffer = EMPTY;
   let lineStart = from;
   let oversized = false;
   // No bigger than what is there to read: a catch-up that finds nothing new (every append
@@ -63,7 +65,9 @@ export function scanLines(
       if (onLine(line) === false) return { offset: end, torn: null, stoppedEarly: true };
     }
     if (chunk.length - i > maxLineBytes) oversized = true;
-    carry = oversized ? Buffer.alloc(0) : Buffer.from(chunk.subarray(i));
+    // The rest of the chunk is the start of a line the next read completes; copied, since the
+    // next read reuses `buf` (nothing to copy in the usual case, a chunk of whole lines).
+    carry = oversized || i === chunk.length ? EMPTY : Buffer.from(chunk.subarray(i));
   }
   const torn =
     pos > lineStart

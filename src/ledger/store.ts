@@ -71,6 +71,8 @@ export class LedgerStore {
   private readonly lock: AppendLock;
   private writeFd: number | undefined;
   private readFd: number | undefined;
+  /** Reused by readEventAt (a worker reads one enqueue line per job it runs). */
+  private readBuf = Buffer.alloc(0);
 
   constructor(
     readonly ledgerPath: string,
@@ -101,22 +103,32 @@ export class LedgerStore {
       );
     }
     if (this.state.lastSeq >= untilSeq) return;
-    const { torn, stoppedEarly } = scanLines(fd, this.position.offset, (line) => {
-      const lineNo = this.position.lines + 1;
-      const ev = this.verifyLine(line.text, lineNo);
-      const refusal = evolve(this.state, ev);
-      if (!refusal && ev.event === 'enqueue') this.state.enqueueOffsets.set(ev.job_id, line.start);
-      if (refusal)
-        throw new LedgerCorruptError(
-          lineNo,
-          `illegal transition (${refusal.code}): ${refusal.message}`,
-          this.name,
-        );
-      this.position.offset = line.end;
-      this.position.lines = lineNo;
-      onEvent?.(ev, lineNo);
-      return ev.seq < untilSeq;
-    });
+    if (size === this.position.offset) {
+      this.torn = null; // nothing new: the usual case for a writer that just took the lock
+      return;
+    }
+    const { torn, stoppedEarly } = scanLines(
+      fd,
+      this.position.offset,
+      (line) => {
+        const lineNo = this.position.lines + 1;
+        const ev = this.verifyLine(line.text, lineNo);
+        const refusal = evolve(this.state, ev);
+        if (!refusal && ev.event === 'enqueue') this.state.enqueueOffsets.set(ev.job_id, line.start);
+        if (refusal)
+          throw new LedgerCorruptError(
+            lineNo,
+            `illegal transition (${refusal.code}): ${refusal.message}`,
+            this.name,
+          );
+        this.position.offset = line.end;
+        this.position.lines = lineNo;
+        onEvent?.(ev, lineNo);
+        return ev.seq < untilSeq;
+      },
+      Infinity,
+      size,
+    );
     if (torn && !stoppedEarly && !isTornWrite(torn)) {
       throw new LedgerCorruptError(
         this.position.lines + 1,
@@ -206,11 +218,15 @@ export class LedgerStore {
   readEventAt(offset: number): LedgerEvent {
     const fd = this.writeFd ?? this.openRead();
     if (fd === undefined) throw new Error(`${this.name} does not exist`);
-    const buf = Buffer.alloc(MAX_LINE_BYTES);
-    const n = readSync(fd, buf, 0, buf.length, offset);
-    const nl = buf.subarray(0, n).indexOf(10);
-    if (nl < 0) throw new LedgerCorruptError(0, `no complete line at byte offset ${offset}`, this.name);
-    return JSON.parse(buf.toString('utf8', 0, nl)) as LedgerEvent;
+    // Most lines are under 4 KiB: read that much first, the whole line limit only if needed.
+    for (const len of [Math.min(4096, MAX_LINE_BYTES), MAX_LINE_BYTES]) {
+      if (this.readBuf.length < len) this.readBuf = Buffer.allocUnsafe(len);
+      const n = readSync(fd, this.readBuf, 0, len, offset);
+      const nl = this.readBuf.subarray(0, n).indexOf(10);
+      if (nl >= 0) return JSON.parse(this.readBuf.toString('utf8', 0, nl)) as LedgerEvent;
+      if (n < len) break;
+    }
+    throw new LedgerCorruptError(0, `no complete line at byte offset ${offset}`, this.name);
   }
 
   close(): void {

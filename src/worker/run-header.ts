@@ -20,6 +20,9 @@ export interface RunHeaderInput {
 
 export const VALIDATOR = 'ajv 8, JSON Schema draft 2020-12, schemas/job.schema.json';
 
+/** The host's name, read once per process (a syscall per job otherwise). */
+let host: string | undefined;
+
 export function buildRunHeader(input: RunHeaderInput): string {
   const header = {
     v: 1,
@@ -29,7 +32,7 @@ export function buildRunHeader(input: RunHeaderInput): string {
     worker_id: input.workerId,
     worker_version: `execplane ${VERSION}`,
     node_version: process.version,
-    host: hostname(),
+    host: (host ??= hostname()),
     pid: process.pid,
     workspace_realpath: input.workspace,
     validator: VALIDATOR,

@@ -63,6 +63,9 @@ export interface WorkerExit {
 
 export { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC, DEFAULT_POLL_MS } from './defaults.js';
 
+/** How long a worker has had nothing to run before it refreshes checkpoint.json. */
+export const CHECKPOINT_IDLE_MS = 1_000;
+
 export function defaultWorkerId(): string {
   return `${hostname()
     .replace(/[^A-Za-z0-9._:@-]/g, '-')
@@ -126,9 +129,14 @@ export class Worker {
           if (this.options.once) return { code: 0, reason: 'once' };
           if (idleMs > 0 && now - lastBusyMs >= idleMs) return { code: 0, reason: 'idle' };
         }
-        // Only when there is nothing to run: a checkpoint of a big plane costs 50–100 ms of CPU,
-        // which a drain would otherwise pay every time a worker's slots briefly empty.
-        if (this.runs.size === 0 && this.plane.state.inState('queued').size === 0) this.checkpoint();
+        // Only after a second with nothing to run: a checkpoint of a big plane costs 50–100 ms of
+        // CPU, which a drain would otherwise pay whenever a worker's slots briefly empty.
+        if (
+          this.runs.size === 0 &&
+          this.plane.state.inState('queued').size === 0 &&
+          now - lastBusyMs >= CHECKPOINT_IDLE_MS
+        )
+          this.checkpoint();
         await this.sleep(this.nextWakeMs(now, idleMs > 0 ? lastBusyMs + idleMs : undefined));
       }
     } catch (err) {
@@ -218,7 +226,7 @@ export class Worker {
   }
 
   /**
-   * While idle (nothing running, nothing queued), refresh checkpoint.json once 10,000+ lines were
+   * While idle (nothing running or queued for CHECKPOINT_IDLE_MS), refresh checkpoint.json once 10,000+ lines were
    * folded past it, so the next process starts fast. A failure here (disk full, a damaged
    * checkpoint region) is logged, never fatal.
    */
