@@ -131,6 +131,11 @@ export function transitionJob(job: JobRecord, event: JobMachineEvent): JobRecord
   return undefined;
 }
 
+/** States nothing leaves (no transition at all): a job in one has ended for good. */
+export const ENDED_STATES: ReadonlySet<JobStateValue> = new Set(
+  JOB_STATES.filter((s) => Object.keys(jobTable[s]).length === 0),
+);
+
 /** Whether state `value` has any transition for `type` (guards aside). */
 export function acceptsEvent(value: JobStateValue, type: EventType): boolean {
   return jobTable[value][type] !== undefined;

@@ -6,7 +6,13 @@
  * cannot disagree.
  */
 import { firstFailingGuard } from '../../machines/job.guards.js';
-import { acceptsEvent, tableEngine, type JobRecord, type MachineEngine } from '../../machines/job.table.js';
+import {
+  acceptsEvent,
+  ENDED_STATES,
+  tableEngine,
+  type JobRecord,
+  type MachineEngine,
+} from '../../machines/job.table.js';
 import {
   JOB_STATES,
   type JobContext,
@@ -38,9 +44,13 @@ export class PlaneState {
   readonly jobs = new Map<string, JobSnapshot>();
   /** worker_id → jobs it holds a lease on (claimed or running), for invariant 6. */
   private readonly leasesByWorker = new Map<string, Set<string>>();
-  /** state → its jobs, so the claimer and the reaper look at candidates only, not at history. */
+  /**
+   * state → its jobs, so the claimer and the reaper look at candidates only, not at history.
+   * Only states a job can still leave: the ended ones (complete, cancelled) would be most of a
+   * big plane's jobs, kept in a set nobody reads.
+   */
   private readonly byState = new Map<JobStateValue, Set<string>>(
-    JOB_STATES.map((s) => [s, new Set<string>()]),
+    JOB_STATES.filter((s) => !ENDED_STATES.has(s)).map((s) => [s, new Set<string>()]),
   );
   /** The queued jobs in claim order, for the claimer (claim-order.ts). */
   private readonly queued = new QueuedIndex();
@@ -77,9 +87,11 @@ export class PlaneState {
     return slots;
   }
 
-  /** Ids of the jobs now in `state` (live view: do not mutate). */
+  /** Ids of the jobs now in `state`, one a job can leave (live view: do not mutate). */
   inState(state: JobStateValue): ReadonlySet<string> {
-    return this.byState.get(state)!;
+    const ids = this.byState.get(state);
+    if (!ids) throw new Error(`jobs in ${state} are not indexed: nothing leaves that state`);
+    return ids;
   }
 
   /** Queued job ids, highest priority first, then oldest enqueue (queued-index.ts, Q1). */
@@ -108,11 +120,11 @@ export class PlaneState {
   /**
    * Adds a job a checkpoint restores in a state nothing leaves (complete, cancelled), that carries
    * its own enqueue offset: what `setJob` would do for it, without the indexes such a job is never
-   * in (queued, retryable, leases) — a checkpoint restores 100,000 of them at start.
+   * in (by state, queued, retryable, leases) — a checkpoint restores 100,000 of them at start.
    */
   restoreEnded(jobId: string, snap: StoredJobRecord): void {
+    if (!ENDED_STATES.has(snap.value)) throw new Error(`restoreEnded: ${jobId} is ${snap.value}`);
     this.jobs.set(jobId, snap);
-    this.byState.get(stateOf(snap))!.add(jobId);
   }
 
   /** Runs `fn` when the state is released (`close`): e.g. a checkpoint's descriptor. */
@@ -131,8 +143,8 @@ export class PlaneState {
     else this.retryable.delete(jobId);
     const before = old?.context.lease?.worker_id;
     if (old?.value !== snap?.value) {
-      if (old) this.byState.get(stateOf(old))!.delete(jobId);
-      if (snap) this.byState.get(stateOf(snap))!.add(jobId);
+      if (old) this.byState.get(stateOf(old))?.delete(jobId);
+      if (snap) this.byState.get(stateOf(snap))?.add(jobId);
     }
     if (old?.value === 'queued') this.queued.remove(old.context);
     if (snap?.value === 'queued') this.queued.add(snap.context);

@@ -28,7 +28,7 @@
  *     (docs/decisions.md, "Warm start").
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { jobTable, TABLE_SPEC } from '../../machines/job.table.js';
+import { ENDED_STATES, TABLE_SPEC } from '../../machines/job.table.js';
 import { JOB_STATES, type JobContext, type JobStateValue } from '../../machines/job.types.js';
 import { sha256Hex } from '../canonical.js';
 import { writeFileAtomicSync } from '../lazy-deps.js';
@@ -110,9 +110,7 @@ function rowToContext(row: readonly unknown[]): JobContext {
 }
 
 /** States nothing leaves (no transition in the machine's table): their jobs are stored lazily. */
-const ENDED: ReadonlySet<JobStateValue> = new Set(
-  JOB_STATES.filter((s) => Object.keys(jobTable[s]).length === 0),
-);
+const ENDED = ENDED_STATES;
 
 /**
  * The ended region of one loaded checkpoint (C2): read through the descriptor opened at load,
@@ -121,7 +119,10 @@ const ENDED: ReadonlySet<JobStateValue> = new Set(
  */
 class EndedRegion {
   private bytes: Buffer | undefined;
-  private starts: Uint32Array | undefined;
+  /** Byte offset of each line in `bytes`, and the region's end. */
+  private starts: Float64Array | undefined;
+  /** Why the region could not be used: every later use throws it again. */
+  private failure: Error | undefined;
 
   constructor(
     private fd: number | undefined,
@@ -142,23 +143,33 @@ class EndedRegion {
     this.fd = undefined;
   }
 
-  private load(): { bytes: Buffer; starts: Uint32Array } {
+  private load(): { bytes: Buffer; starts: Float64Array } {
     if (this.bytes && this.starts) return { bytes: this.bytes, starts: this.starts };
-    if (this.fd === undefined)
-      throw new CheckpointDamagedError('its ended jobs were needed after the plane was closed');
+    if (this.failure) throw this.failure;
+    if (this.fd === undefined) throw new Error('checkpoint.json: ended jobs read after the plane was closed');
+    try {
+      return this.read(this.fd);
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    } finally {
+      this.close();
+    }
+  }
+
+  private read(fd: number): { bytes: Buffer; starts: Float64Array } {
     const { ended_bytes: size, ended_sha256: sha } = this.header;
     const bytes = Buffer.allocUnsafe(size);
     let got = 0;
     while (got < size) {
-      const n = readSync(this.fd, bytes, got, size - got, this.at + got);
+      const n = readSync(fd, bytes, got, size - got, this.at + got);
       if (n === 0) break;
       got += n;
     }
-    this.close();
     if (got !== size || sha256Hex(bytes) !== sha) {
       throw new CheckpointDamagedError('its ended-jobs region does not match the ended_sha256 of its header');
     }
-    const starts = new Uint32Array(this.count + 1);
+    const starts = new Float64Array(this.count + 1);
     let line = 0;
     for (let nl = bytes.indexOf(10); nl !== -1 && line < this.count; nl = bytes.indexOf(10, nl + 1)) {
       starts[++line] = nl + 1;
