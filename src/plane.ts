@@ -90,14 +90,14 @@ export class Plane {
     // A plane that folds from line 1 still knows how far the existing checkpoint reaches, so a
     // full `replay` does not rewrite a checkpoint that is already current.
     plane.linesAtCheckpoint = usable ? store.position.lines : checkpointLines(paths.checkpoint);
-    store.catchUp(options.atSeq, options.onEvent && ((ev, line) => options.onEvent!(ev, line, store.state)));
+    foldOrClose(store, options);
     return plane;
   }
 
   /** Opens a ledger file read-only, without a home (for `--ledger FILE`). */
   static openLedgerFile(path: string, options: Pick<OpenOptions, 'atSeq' | 'onEvent'> = {}): Plane {
     const store = new LedgerStore(path, undefined);
-    store.catchUp(options.atSeq, options.onEvent && ((ev, line) => options.onEvent!(ev, line, store.state)));
+    foldOrClose(store, options);
     return new Plane(store, undefined);
   }
 
@@ -214,6 +214,16 @@ export class Plane {
 
   close(): void {
     this.store.close();
+  }
+}
+
+/** The initial fold of a new plane; a corrupt ledger closes what the store opened before it throws. */
+function foldOrClose(store: LedgerStore, options: Pick<OpenOptions, 'atSeq' | 'onEvent'>): void {
+  try {
+    store.catchUp(options.atSeq, options.onEvent && ((ev, line) => options.onEvent!(ev, line, store.state)));
+  } catch (err) {
+    store.close();
+    throw err;
   }
 }
 
