@@ -1,8 +1,8 @@
 /**
  * The state of a whole plane: every job's machine state and context plus the chain position. It
- * changes only through `evolve`, which runs the event through the job machine — XState's own
- * `transition` when deciding what to write, the transition table compiled from the same machine
- * when folding what is written (machines/job.table.ts) — so replay, audit and the write path
+ * changes only through `evolve`, which runs the event through the job machine — as the transition
+ * table compiled from it (machines/job.table.ts) unless given XState's own engine — both when
+ * deciding what to write and when folding what is written, so replay, audit and the write path
  * cannot disagree.
  */
 import { firstFailingGuard } from '../../machines/job.guards.js';

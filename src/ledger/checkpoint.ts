@@ -109,13 +109,13 @@ function rowToContext(row: readonly unknown[]): JobContext {
   return c as unknown as JobContext;
 }
 
-/** States nothing leaves (no transition in the machine's table): their jobs are stored lazily. */
-const ENDED = ENDED_STATES;
+// A job's state is stored as one digit (its index in JOB_STATES) in the index's `ended.states`.
+if (JOB_STATES.length > 10) throw new Error('checkpoint.json stores a state as one digit: change the format');
 
 /**
  * The ended region of one loaded checkpoint (C2): read through the descriptor opened at load,
- * checked against ended_sha256 and split into lines on first use, then released line by line
- * as the jobs are parsed.
+ * checked against ended_sha256 and split into lines on first use, and held until every job of it
+ * has been parsed (each parsed job lets go of it).
  */
 class EndedRegion {
   private bytes: Buffer | undefined;
@@ -224,7 +224,7 @@ export function writeCheckpoint(path: string, state: PlaneState, position: FoldP
   const lines: Buffer[] = [];
   for (const [id, snap] of state.jobs) {
     const offset = state.enqueueOffset(id) ?? -1;
-    if (!ENDED.has(snap.value)) {
+    if (!ENDED_STATES.has(snap.value)) {
       live.push([id, JOB_STATES.indexOf(snap.value), contextToRow(snap.context), offset]);
       continue;
     }

@@ -226,9 +226,9 @@ export class Worker {
   }
 
   /**
-   * While idle (nothing running or queued for CHECKPOINT_IDLE_MS), refresh checkpoint.json once 10,000+ lines were
-   * folded past it, so the next process starts fast. A failure here (disk full, a damaged
-   * checkpoint region) is logged, never fatal.
+   * While idle (nothing running or queued for CHECKPOINT_IDLE_MS), refresh checkpoint.json once
+   * 10,000+ lines were folded past it, so the next process starts fast. A failure here (disk
+   * full, a damaged checkpoint region) is logged, never fatal.
    */
   private checkpoint(): void {
     try {
