@@ -2,7 +2,7 @@
 /**
  * Writes machines/job.table.json: the job machine's transition table as machines/job.compile.ts
  * reads it from the machine (run after `npm run build`). With --check, writes nothing and exits 1
- * when the file is not exactly that (npm test runs it), so the table cannot drift from the machine.
+ * when the file is not exactly that (`npm run build` runs it), so the table cannot drift from the machine.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

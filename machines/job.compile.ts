@@ -3,8 +3,9 @@
  * job.table.ts): for each state and event, the candidate transitions in the machine's order, each
  * with its target, the names of its guards (flattened `and([...])`) and of its context updates.
  * `npm run gen:table` writes the result to machines/job.table.json, which is what processes load;
- * `node bin/gen-table.js --check` (in `npm test`) fails when that file is not exactly what this
- * function returns for the machine as it is now, so the two cannot drift.
+ * `node bin/gen-table.js --check` (part of `npm run build`, so of `npm test` and CI) fails when
+ * that file is not exactly what this function returns for the machine as it is now, so the two
+ * cannot drift.
  */
 import type { AnyStateMachine } from 'xstate';
 import { guardRules, type GuardName } from './job.guards.js';

@@ -3,10 +3,11 @@
  *
  * Both the write path (decide a command before appending its event) and replay (fold the
  * ledger) run events through this machine, so nothing can be written that replay would reject.
- * They run it as the transition table compiled from this definition (job.compile.ts →
- * job.table.json → job.table.ts): XState's own pure `initialTransition` / `transition`
- * (`xstateEngine` below) costs ≈ 20–50 µs an event, the table ≈ 1–2 µs. The two are held equal by
- * a differential property test, and by the plane and worker property tests, whose writers decide
+ * The write path runs it with XState's own pure `initialTransition` / `transition`
+ * (`xstateEngine` below, SPEC §4). Folding what is written — replay, catch-up, audit — runs the
+ * transition table compiled from this definition (job.compile.ts → job.table.json →
+ * job.table.ts), ≈ 1–2 µs an event against ≈ 20–50 µs through XState. The two are held equal by a
+ * differential property test, and by the plane and worker property tests, whose writers decide
  * with both engines on one ledger that replay then folds (docs/decisions.md, "The job machine
  * decides and replays"). Guards are the rules of job.guards.ts and context updates the functions
  * of job.updates.ts, each defined once. It reads no clock, no file, no
@@ -39,7 +40,9 @@ const all = (names: readonly GuardName[]) => and([...names]);
 /**
  * Each action stamps the job with the event's seq and time and applies its update
  * (job.updates.ts) as an immer recipe: the contexts XState produces are immutable (frozen), so
- * nothing downstream can change a job behind the machine's back.
+ * nothing downstream can change a job behind the machine's back. (The table's contexts, folded
+ * lines, are shallow copies; job.updates.ts's rule — assign whole values, never mutate nested
+ * ones — is what keeps those from being changed in place.)
  */
 const actionImpls = Object.fromEntries(
   Object.entries(contextUpdates).map(([name, update]) => [
@@ -156,8 +159,7 @@ export function machineInitial(input: JobMachineInput): JobRecord {
 }
 
 /**
- * The job machine run by XState itself, for a plane that should decide with it
- * (`Plane.open(home, { engine: xstateEngine })`): the same decisions as the table, ≈ 10–20× the
- * CPU per event.
+ * The job machine run by XState itself: how the write path decides (SPEC §4) unless a plane is
+ * opened with `engine: tableEngine` — the same decisions as the table, ≈ 10–20× its CPU per event.
  */
 export const xstateEngine: MachineEngine = { name: 'xstate', initial: machineInitial, step: machineStep };

@@ -185,7 +185,7 @@ describe('the compiled job table (T3)', () => {
         let [snap] = initialTransition(jobMachine, input);
         let record: JobRecord = initialJob(input);
         expect(record.value).toBe(snap.value);
-        expect(record.context).toEqual(snap.context);
+        expect(record.context).toStrictEqual(snap.context);
 
         let tsMs = T0;
         steps.forEach((step, i) => {
@@ -198,7 +198,7 @@ describe('the compiled job table (T3)', () => {
           seen.add(`${record.value}:${step.type}:${xstateAccepted ? 'accepted' : 'refused'}`);
           if (compiled) {
             expect(compiled.value).toBe(next.value as JobStateValue);
-            expect(compiled.context).toEqual(next.context);
+            expect(compiled.context).toStrictEqual(next.context);
             snap = next;
             record = compiled;
           }

@@ -418,7 +418,9 @@ function modelStates(events: readonly LedgerEvent[]): Record<string, { state: st
 describe('plane: random commands from several workers', () => {
   const seenRefusals = new Map<string, number>();
   const seenEvents = new Map<string, number>();
-  const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const count = (m: Map<string, number>, k: string, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
+  const seenEngines = new Map<string, number>();
+  const ENGINE_OF = [xstateEngine.name, tableEngine.name];
 
   it('replay equals the live state, digests are stable, invariants 1–8 hold on every prefix, refusals change nothing', async () => {
     await fc.assert(
@@ -432,7 +434,7 @@ describe('plane: random commands from several workers', () => {
         const planes = [
           Plane.open(home, { clock, engine: xstateEngine }),
           Plane.open(home, { clock, engine: tableEngine }),
-        ];
+        ]; // in ENGINE_OF order
         const liveDigestAt = new Map<number, string>();
         try {
           const first = world.jobs.slice(0, world.enqueuedFirst).map((_, i) => specOf(world, i));
@@ -449,6 +451,7 @@ describe('plane: random commands from several workers', () => {
             try {
               const { events } = await plane.submit(commands);
               for (const e of events) count(seenEvents, e.event);
+              count(seenEngines, ENGINE_OF[batch[0].via]!, events.length);
               const r = plane.report();
               liveDigestAt.set(r.last_seq, r.state_digest);
             } catch (err) {
@@ -504,6 +507,9 @@ describe('plane: random commands from several workers', () => {
       { numRuns: 100 },
     );
 
+    // Both writers wrote: each engine decided events that the other's plane and replay then folded.
+    for (const name of ENGINE_OF)
+      expect(seenEngines.get(name) ?? 0, `events decided by ${name}`).toBeGreaterThan(0);
     // The generator reached every event type and the common refusals: the property is not vacuous.
     for (const e of EVENT_TYPES) expect(seenEvents.get(e) ?? 0, `accepted ${e} events`).toBeGreaterThan(0);
     const common = [

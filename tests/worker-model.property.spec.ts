@@ -31,6 +31,9 @@ interface Held {
   toolCalls: number;
 }
 
+/** Events appended through each engine, over the whole property run (not vacuous: both wrote). */
+const appendedByEngine = new Map<string, number>();
+
 /** One simulated worker process: its own Plane on the shared home, its own clock reading. */
 class SimWorker {
   plane: Plane;
@@ -43,13 +46,23 @@ class SimWorker {
   ) {
     this.plane = this.open();
   }
+  /**
+   * w2 decides with the table compiled from the machine, the others with XState's own
+   * transition: both engines write to one ledger, and audit and replay must agree with both.
+   */
+  get engine() {
+    return this.id === 'w2' ? tableEngine : xstateEngine;
+  }
   open(): Plane {
-    // w2 decides with XState's own transition, the others with the table compiled from the same
-    // machine: both engines write to one ledger, and audit and replay must agree with both.
     return Plane.open(this.world.home, {
       clock: { nowMs: () => this.world.nowMs + this.skewMs },
-      engine: this.id === 'w2' ? xstateEngine : tableEngine,
+      engine: this.engine,
     });
+  }
+  /** Counts `events` as appended by this worker's engine. */
+  credit(events: readonly unknown[]): void {
+    const name = this.engine.name;
+    appendedByEngine.set(name, (appendedByEngine.get(name) ?? 0) + events.length);
   }
   /** kill -9: the process and everything it believed are gone; a new one starts later. */
   crash(): void {
@@ -140,6 +153,7 @@ class Claim implements fc.AsyncCommand<Model, Real> {
       lease_sec: this.leaseSec,
       max_jobs: w.slots,
     });
+    w.credit(claims);
     for (const c of claims) {
       r.acked.set(c.seq, c.hash);
       w.held.set(c.job_id, { jobId: c.job_id, attempt: c.attempt, started: false, toolCalls: 0 });
@@ -185,6 +199,7 @@ class Act implements fc.AsyncCommand<Model, Real> {
                   usage,
                 };
     const ok = await r.submit(w.plane, [command]);
+    if (ok) w.credit(ok);
     if (ok && this.what === 'start') h.started = true;
     if (ok && this.what === 'tool_call') h.toolCalls++;
     if (ok && (this.what === 'complete' || this.what === 'fail')) w.held.delete(h.jobId);
@@ -232,8 +247,9 @@ class Reap implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(_m: Model, r: Real) {
     const w = r.workers[this.w]!;
-    for (const e of await w.plane.reap({ backoffBaseSec: 0.5, backoffMaxSec: 4 }, w.id))
-      r.acked.set(e.seq, e.hash);
+    const reaped = await w.plane.reap({ backoffBaseSec: 0.5, backoffMaxSec: 4 }, w.id);
+    w.credit(reaped);
+    for (const e of reaped) r.acked.set(e.seq, e.hash);
   }
   toString = () => `reap(w${this.w + 1})`;
 }
@@ -313,5 +329,7 @@ describe('several workers with injected clocks (model-based)', () => {
       }),
       { numRuns: 60 },
     );
+    expect(appendedByEngine.get('xstate') ?? 0, 'events decided by XState').toBeGreaterThan(0);
+    expect(appendedByEngine.get('table') ?? 0, 'events decided by the table').toBeGreaterThan(0);
   });
 });

@@ -276,7 +276,7 @@ describe('worker', () => {
     plane.close();
   });
 
-  test('a worker refreshes checkpoint.json once 10,000+ lines are past it and it had nothing to run for a second', async () => {
+  test('a worker refreshes checkpoint.json once 10,000+ lines are past it and it had nothing it could run for a second', async () => {
     const home = tmp();
     const ids = Array.from(
       { length: CHECKPOINT_INTERVAL_LINES / 2 },
@@ -287,6 +287,13 @@ describe('worker', () => {
       ids.map((job_id) => agentSpec({ job_id })),
     );
     await plane.submit(ids.map((job_id) => ({ type: 'cancel' as const, job_id, reason: 'test' })));
+    // Queued for good as far as this worker goes: it needs 2 slots, the worker has 1.
+    await plane.submit([
+      {
+        type: 'enqueue',
+        spec: agentSpec({ job_id: 'job-ckwtoobig', budgets: { max_concurrency_slots: 2 } }),
+      },
+    ]);
     plane.close();
     const checkpoint = planePaths(home).checkpoint;
     // Idle for less than CHECKPOINT_IDLE_MS (then it exits): no checkpoint yet.
@@ -294,16 +301,24 @@ describe('worker', () => {
     expect(await brief.exit).toEqual({ code: 0, reason: 'idle' });
     expect(brief.logs).not.toContain('checkpoint.json refreshed');
     expect(existsSync(checkpoint)).toBe(false);
-    // Idle for longer: it writes one, and a new process starts from it.
+    // Idle for longer, with that job still queued: it writes one, and a new process starts from
+    // it — folding nothing — in the state a fold from line 1 gives.
     const { exit, logs } = startWorker(home, async () => ({ result: {} }), {
       maxIdleSec: (CHECKPOINT_IDLE_MS * 1.6) / 1000,
     });
     expect(await exit).toEqual({ code: 0, reason: 'idle' });
     expect(logs).toContain('checkpoint.json refreshed');
-    const restored = openPlane(home);
-    expect(restored.checkpointRejected).toBeNull();
-    expect(restored.store.position.lines).toBe(CHECKPOINT_INTERVAL_LINES);
-    expect(restored.report()).toEqual(openPlane(home, { useCheckpoint: false }).report());
-    restored.close();
+    let folded = 0;
+    const restored = openPlane(home, { onEvent: () => void (folded += 1) });
+    const full = openPlane(home, { useCheckpoint: false });
+    try {
+      expect(restored.checkpointRejected).toBeNull();
+      expect(folded).toBe(0);
+      expect(restored.state.jobs.get('job-ckwtoobig')?.value).toBe('queued');
+      expect(restored.report()).toEqual(full.report());
+    } finally {
+      restored.close();
+      full.close();
+    }
   });
 });

@@ -1,9 +1,9 @@
 /**
  * The state of a whole plane: every job's machine state and context plus the chain position. It
- * changes only through `evolve`, which runs the event through the job machine — as the transition
- * table compiled from it (machines/job.table.ts) unless given XState's own engine — both when
- * deciding what to write and when folding what is written, so replay, audit and the write path
- * cannot disagree.
+ * changes only through `evolve`, which runs the event through the job machine — with XState's own
+ * transition when the store decides what to write (SPEC §4), with the transition table compiled
+ * from the same machine when folding what is written (machines/job.table.ts) — so replay, audit
+ * and the write path cannot disagree.
  */
 import { firstFailingGuard } from '../../machines/job.guards.js';
 import {
@@ -139,6 +139,7 @@ export class PlaneState {
   /** Replaces a job's snapshot (or removes it), keeping the indexes in step. */
   setJob(jobId: string, snap: JobSnapshot | undefined): void {
     const old = this.jobs.get(jobId);
+    if (old === snap) return; // e.g. a rollback of a job the batch never changed
     if (snap && mayRetry(snap)) this.retryable.add(jobId);
     else this.retryable.delete(jobId);
     const before = old?.context.lease?.worker_id;
@@ -241,13 +242,13 @@ function explainRefusal(snap: JobSnapshot, mev: JobMachineEvent): Refusal {
   if (accepts && mev.type === 'cancel') {
     return {
       code: 'E_ATTEMPTS_EXHAUSTED',
-      message: `job ${snap.context.job_id} is ${jobState} for good`,
+      message: `job ${mev.ev.job_id} is ${jobState} for good`,
       jobState,
     };
   }
   return {
     code: 'E_ILLEGAL_TRANSITION',
-    message: `${mev.type} is not accepted for job ${snap.context.job_id} in state ${jobState}`,
+    message: `${mev.type} is not accepted for job ${mev.ev.job_id} in state ${jobState}`,
     jobState,
   };
 }

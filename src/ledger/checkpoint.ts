@@ -23,7 +23,7 @@
  *     checked against ended_sha256 and parsed only when a context of one of them is first
  *     needed (through the descriptor opened at load, so a checkpoint renamed over this one since
  *     does not matter). A region that fails that check throws CheckpointDamagedError. A new
- *     process on a 100,000-job plane is ready after reading a 4.5 MB index, not a 57 MB file:
+ *     process on a 100,000-job plane is ready after reading a 3 MB index, not a 57 MB file:
  *     v1 (one JSON body) took ≈ 1 s for that plane, v2 (all of it read and hashed) ≈ 0.2 s
  *     (docs/decisions.md, "Warm start").
  */
@@ -297,8 +297,14 @@ export function checkpointLines(path: string): number {
 
 /** Loads and verifies a checkpoint against the ledger (C1); `undefined` when there is none. */
 export function loadCheckpoint(path: string, ledgerPath: string): LoadedCheckpoint | undefined {
-  if (!existsSync(path)) return undefined;
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    // Gone since (deleted, as an operator may), or not readable: fold from line 1 instead.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return { ok: false, reason: 'checkpoint.json is unreadable' };
+  }
   let keepOpen = false;
   try {
     const loaded = loadFrom(fd, ledgerPath);

@@ -79,7 +79,10 @@ export class LedgerStore {
     readonly paths: PlanePaths | undefined,
     private readonly clock: Clock = systemClock,
     start?: { state: PlaneState; position: FoldPosition },
-    /** How `commit` runs the job machine to decide; the table unless told otherwise. */
+    /**
+     * How `commit` runs the job machine to decide: XState's own pure transition unless told
+     * otherwise (SPEC §4; `writeEngine`).
+     */
     private readonly engine?: MachineEngine,
   ) {
     this.state = start?.state ?? new PlaneState();
@@ -148,6 +151,7 @@ export class LedgerStore {
     if (!this.paths) throw new Error('this ledger was opened read-only (--ledger); writes need --home');
     const paths = this.paths;
     if (this.writeFd === undefined) mkdirSync(paths.home, { recursive: true });
+    const engine = this.engine ?? (await writeEngine());
     return this.lock.with(() => {
       const fd = this.openWrite();
       this.catchUp();
@@ -160,13 +164,14 @@ export class LedgerStore {
       const texts: string[] = [];
       let batchBytes = 0;
       const rollback = () => {
+        // The chain first: whatever happens below, the next commit seals after the last written line.
+        this.state.lastSeq = chain.seq;
+        this.state.lastHash = chain.hash;
+        this.state.lastTsMs = chain.ts;
         for (const [id, snap] of undo) {
           this.state.setJob(id, snap);
           if (!snap) this.state.enqueueOffsets.delete(id);
         }
-        this.state.lastSeq = chain.seq;
-        this.state.lastHash = chain.hash;
-        this.state.lastTsMs = chain.ts;
       };
       const seal: Sealer = (body) => {
         const { event, text } = sealEvent(body, this.state.lastSeq + 1, tsUtc, this.state.lastHash);
@@ -179,7 +184,7 @@ export class LedgerStore {
           );
         }
         if (!undo.has(body.job_id)) undo.set(body.job_id, this.state.jobs.get(body.job_id));
-        const refusal = evolve(this.state, event, this.engine);
+        const refusal = evolve(this.state, event, engine);
         if (refusal) throw new RefusedError(refusal.code, refusal.message, body.job_id, refusal.jobState);
         if (event.event === 'enqueue')
           this.state.enqueueOffsets.set(event.job_id, this.position.offset + batchBytes);
@@ -285,6 +290,17 @@ export class LedgerStore {
     }
     return this.writeFd;
   }
+}
+
+let xstate: Promise<MachineEngine> | undefined;
+
+/**
+ * The write path's default engine: XState's own pure `initialTransition` / `transition` on the job
+ * machine (SPEC §4), loaded on a process's first commit — so `head`, `replay`, `show` and `audit`,
+ * which fold with the compiled table and never write, never load XState (≈ 25 ms of start).
+ */
+function writeEngine(): Promise<MachineEngine> {
+  return (xstate ??= import('../../machines/job.machine.js').then((m) => m.xstateEngine));
 }
 
 function fsyncDir(dir: string): void {

@@ -93,13 +93,13 @@ export class Worker {
     this.paths = planePaths(options.home);
     mkdirSync(this.paths.home, { recursive: true });
     this.clock = options.clock ?? systemClock;
+    this.workspace = realpathSync(options.workspace ?? process.cwd());
     this.plane = Plane.open(options.home, { clock: this.clock });
     this.workerId = options.workerId ?? defaultWorkerId();
     this.slots = options.slots ?? 1;
     this.leaseSec = options.leaseSec ?? DEFAULT_LEASE_SEC;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.batcher = new CommitBatcher(this.plane);
-    this.workspace = realpathSync(options.workspace ?? process.cwd());
   }
 
   get running(): ReadonlyMap<string, JobRun> {
@@ -131,11 +131,7 @@ export class Worker {
         }
         // Only after a second with nothing to run: a checkpoint of a big plane costs 50–100 ms of
         // CPU, which a drain would otherwise pay whenever a worker's slots briefly empty.
-        if (
-          this.runs.size === 0 &&
-          this.plane.state.inState('queued').size === 0 &&
-          now - lastBusyMs >= CHECKPOINT_IDLE_MS
-        )
+        if (this.runs.size === 0 && now - lastBusyMs >= CHECKPOINT_IDLE_MS && !this.canClaimNow(now))
           this.checkpoint();
         await this.sleep(this.nextWakeMs(now, idleMs > 0 ? lastBusyMs + idleMs : undefined));
       }
@@ -176,6 +172,14 @@ export class Worker {
       );
     }
     return events;
+  }
+
+  /**
+   * Whether a queued job is there that this worker could claim with all its slots free (not one
+   * backing off, too big for it, or one it cannot run).
+   */
+  private canClaimNow(now: number): boolean {
+    return pickClaims(this.plane.state, now, this.slots, 1, this.options.canRun).length > 0;
   }
 
   /** Claims what fits the free slots (one commit) and starts running each claimed job. */
@@ -226,9 +230,9 @@ export class Worker {
   }
 
   /**
-   * While idle (nothing running or queued for CHECKPOINT_IDLE_MS), refresh checkpoint.json once
-   * 10,000+ lines were folded past it, so the next process starts fast. A failure here (disk
-   * full, a damaged checkpoint region) is logged, never fatal.
+   * While idle (nothing running, nothing it could claim, for CHECKPOINT_IDLE_MS), refresh
+   * checkpoint.json once 10,000+ lines were folded past it, so the next process starts fast. A
+   * failure here (disk full, a damaged checkpoint region) is logged, never fatal.
    */
   private checkpoint(): void {
     try {
