@@ -77,7 +77,7 @@ async function auditClean(home: string): Promise<void> {
 }
 
 describe('execplane work processes', () => {
-  test('4 workers over 200 short jobs: each completes exactly once; audit clean', async () => {
+  test('4 workers (two deciding with XState, two with the table) over 200 short jobs: each completes exactly once; audit clean', async () => {
     const p = plane();
     const specs = Array.from({ length: 200 }, (_, i) => agentSpec({ prompt: `job ${i}` }));
     await enqueue(p.home, specs);
@@ -89,6 +89,8 @@ describe('execplane work processes', () => {
         '1',
         '--worker-id',
         `w${i}`,
+        '--engine',
+        i % 2 ? 'table' : 'xstate',
         '--quiet',
       ]),
     );
@@ -98,10 +100,13 @@ describe('execplane work processes', () => {
     const completes = events.filter((e) => e.event === 'complete');
     expect(completes).toHaveLength(200);
     expect(new Set(completes.map((e) => e.job_id)).size).toBe(200);
-    expect(
-      new Set(events.filter((e) => e.event === 'claim').map((e) => (e as { worker_id: string }).worker_id))
-        .size,
-    ).toBeGreaterThan(1);
+    const claimers = new Set(
+      events.filter((e) => e.event === 'claim').map((e) => (e as { worker_id: string }).worker_id),
+    );
+    expect(claimers.size).toBeGreaterThan(1);
+    // Both engines wrote: a worker of each kind claimed something.
+    expect([...claimers].some((w) => ['w0', 'w2'].includes(w))).toBe(true);
+    expect([...claimers].some((w) => ['w1', 'w3'].includes(w))).toBe(true);
     await auditClean(p.home);
   });
 

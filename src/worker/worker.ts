@@ -12,6 +12,7 @@
  */
 import { mkdirSync, realpathSync, watch, type FSWatcher } from 'node:fs';
 import { hostname } from 'node:os';
+import type { MachineEngine } from '../../machines/job.table.js';
 import { nextBackoffEndMs, pickClaims } from '../core/claim-order.js';
 import { DEFAULT_RETRY_POLICY, nextLeaseExpiryMs, reapCommands, type RetryPolicy } from '../core/reap.js';
 import type { JobContext } from '../../machines/job.types.js';
@@ -45,6 +46,11 @@ export interface WorkerOptions {
   /** The slow poll behind fs.watch. */
   readonly pollMs?: number;
   readonly clock?: Clock;
+  /**
+   * How this worker's commands are decided: XState's own transition (default, SPEC §4) or the
+   * compiled table (`tableEngine`: the same decisions, ≈ 1.5× the 4 × 8 drain; docs/benchmarks.md).
+   */
+  readonly engine?: MachineEngine;
   readonly handlers: HandlerRegistry;
   readonly runHeaderExtra?: (job: StoredJob) => Record<string, unknown>;
   /** Jobs this worker may claim (e.g. not allow_network:false ones it cannot enforce). */
@@ -94,7 +100,10 @@ export class Worker {
     mkdirSync(this.paths.home, { recursive: true });
     this.clock = options.clock ?? systemClock;
     this.workspace = realpathSync(options.workspace ?? process.cwd());
-    this.plane = Plane.open(options.home, { clock: this.clock });
+    this.plane = Plane.open(options.home, {
+      clock: this.clock,
+      ...(options.engine ? { engine: options.engine } : {}),
+    });
     this.workerId = options.workerId ?? defaultWorkerId();
     this.slots = options.slots ?? 1;
     this.leaseSec = options.leaseSec ?? DEFAULT_LEASE_SEC;

@@ -1,4 +1,4 @@
-import type { Command as Program } from 'commander';
+import { Option, type Command as Program } from 'commander';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC } from '../../worker/defaults.js';
 import {
@@ -22,6 +22,7 @@ interface Opts {
   graceSec: number;
   unenforcedNetworkOk?: boolean;
   quiet?: boolean;
+  engine: 'xstate' | 'table';
 }
 
 export function register(program: Program): void {
@@ -57,6 +58,14 @@ export function register(program: Program): void {
       '--unenforced-network-ok',
       'run allow_network:false jobs even where the network cannot be cut (no unshare); the run header says so',
     )
+    .addOption(
+      new Option(
+        '--engine <name>',
+        'how commands are decided: xstate (XState’s own transition, SPEC §4) or table (the table compiled from the same machine: the same decisions, less CPU)',
+      )
+        .choices(['xstate', 'table'])
+        .default('xstate'),
+    )
     .option('--quiet', 'log nothing but errors')
     .addHelpText(
       'after',
@@ -77,12 +86,16 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
     )
     .action(async (opts: Opts) => {
       // The runtime (sandbox, execa, handlers) loads only when a worker runs, not for every command.
-      const [{ jobRuntime }, { describeEnforcement }, { prepareSandbox }, { Worker }] = await Promise.all([
-        import('../../jobs/index.js'),
-        import('../../sandbox/network.js'),
-        import('../../sandbox/prepare.js'),
-        import('../../worker/worker.js'),
-      ]);
+      const [{ jobRuntime }, { describeEnforcement }, { prepareSandbox }, { Worker }, engines] =
+        await Promise.all([
+          import('../../jobs/index.js'),
+          import('../../sandbox/network.js'),
+          import('../../sandbox/prepare.js'),
+          import('../../worker/worker.js'),
+          opts.engine === 'table'
+            ? import('../../../machines/job.table.js').then((m) => m.tableEngine)
+            : import('../../../machines/job.machine.js').then((m) => m.xstateEngine),
+        ]);
       if (opts.leaseSec < 0.3) throw new UsageError('E_USAGE', '--lease-sec must be at least 0.3');
       const log = opts.quiet ? undefined : (m: string) => process.stderr.write(`execplane work: ${m}\n`);
       // A malformed config.json refuses the start (E_CONFIG, exit 2) before anything is claimed.
@@ -101,6 +114,7 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
         maxIdleSec: opts.maxIdleSec,
         retry: { backoffBaseSec: opts.retryBackoffSec, backoffMaxSec: opts.retryBackoffMaxSec },
         graceSec: opts.graceSec,
+        engine: engines,
         ...jobRuntime({ home: opts.home, sandbox }),
         log,
       });
