@@ -48,7 +48,7 @@ export interface WorkerOptions {
   readonly clock?: Clock;
   /**
    * How this worker's commands are decided: XState's own transition (default, SPEC §4) or the
-   * compiled table (`tableEngine`: the same decisions, ≈ 1.5× the 4 × 8 drain; docs/benchmarks.md).
+   * compiled table (`tableEngine`: the same decisions, 10–60% more 4 × 8 drain; docs/benchmarks.md).
    */
   readonly engine?: MachineEngine;
   readonly handlers: HandlerRegistry;

@@ -86,7 +86,7 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
     )
     .action(async (opts: Opts) => {
       // The runtime (sandbox, execa, handlers) loads only when a worker runs, not for every command.
-      const [{ jobRuntime }, { describeEnforcement }, { prepareSandbox }, { Worker }, engines] =
+      const [{ jobRuntime }, { describeEnforcement }, { prepareSandbox }, { Worker }, engine] =
         await Promise.all([
           import('../../jobs/index.js'),
           import('../../sandbox/network.js'),
@@ -114,7 +114,7 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
         maxIdleSec: opts.maxIdleSec,
         retry: { backoffBaseSec: opts.retryBackoffSec, backoffMaxSec: opts.retryBackoffMaxSec },
         graceSec: opts.graceSec,
-        engine: engines,
+        engine,
         ...jobRuntime({ home: opts.home, sandbox }),
         log,
       });
