@@ -14,6 +14,7 @@ import type { PlaneState } from './core/plane-state.js';
 import { checkpointLines, loadCheckpoint, writeCheckpoint } from './ledger/checkpoint.js';
 import { planePaths, type PlanePaths } from './ledger/paths.js';
 import { LedgerStore, type TornTailMoved } from './ledger/store.js';
+import type { VerifyOptions } from './ledger/verify-pool.js';
 import { buildReport, type ReplayReport } from './replay/report.js';
 import type { ClaimEvent, JobSpec, LedgerEvent } from './schema/types.generated.js';
 import type { Clock } from './time.js';
@@ -34,6 +35,8 @@ export interface OpenOptions {
    * property test holds them equal) at ≈ 1/10 of the CPU per event (docs/decisions.md).
    */
   readonly engine?: MachineEngine;
+  /** Worker threads checking a long fold's lines ahead of it (src/ledger/verify-pool.ts). */
+  readonly verify?: VerifyOptions;
   /** Called for each event the initial fold applies, after it is applied. */
   readonly onEvent?: (ev: LedgerEvent, line: number, state: PlaneState) => void;
 }
@@ -84,6 +87,7 @@ export class Plane {
       options.clock,
       usable ? loaded : undefined,
       options.engine,
+      options.verify,
     );
     const plane = new Plane(store, paths);
     if (loaded && !loaded.ok) plane.checkpointRejected = loaded.reason;
@@ -95,8 +99,11 @@ export class Plane {
   }
 
   /** Opens a ledger file read-only, without a home (for `--ledger FILE`). */
-  static openLedgerFile(path: string, options: Pick<OpenOptions, 'atSeq' | 'onEvent'> = {}): Plane {
-    const store = new LedgerStore(path, undefined);
+  static openLedgerFile(
+    path: string,
+    options: Pick<OpenOptions, 'atSeq' | 'onEvent' | 'verify'> = {},
+  ): Plane {
+    const store = new LedgerStore(path, undefined, undefined, undefined, undefined, options.verify);
     foldOrClose(store, options);
     return new Plane(store, undefined);
   }

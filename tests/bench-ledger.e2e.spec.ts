@@ -3,9 +3,10 @@
  * audits clean through the CLI, every event type in it. And `replay --json`, which prints a large
  * report a slice of jobs at a time, prints exactly JSON.stringify of the library's report.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_MIN_BYTES } from '../src/ledger/verify-pool.js';
 import { Plane } from '../src/plane.js';
 import { generateLedger } from './bench/gen-ledger.js';
 import { execplane, requireDist } from './helpers/cli.js';
@@ -49,6 +50,45 @@ describe('the generated benchmark ledger', () => {
       expect(plane.report().last_seq).toBe(12_000);
     } finally {
       plane.close();
+    }
+  });
+
+  it('replay and audit of a ledger long enough for verify threads say the same with them as without', async () => {
+    // Over the 8 MiB from which a fold or an audit starts worker threads (src/ledger/verify-pool.ts).
+    const big = join(tmp(), 'big.jsonl');
+    generateLedger(big, { events: 24_000, jobs: 2_400, seed: 11 });
+    expect(statSync(big).size).toBeGreaterThan(DEFAULT_MIN_BYTES);
+    const damaged = join(tmp(), 'damaged.jsonl');
+    copyFileSync(big, damaged);
+    const bytes = readFileSync(damaged);
+    const at = bytes.indexOf('"event":"claim"', Math.floor(bytes.length * 0.6)) + 9;
+    bytes[at] = 'C'.charCodeAt(0); // a claim that says "Claim": not its hash, not its schema
+    writeFileSync(damaged, bytes);
+    for (const file of [big, damaged]) {
+      const runs = [];
+      for (const threads of ['2', '0']) {
+        const env = { EXECPLANE_VERIFY_THREADS: threads };
+        runs.push([
+          await execplane(['replay', '--ledger', file, '--json'], { env }),
+          await execplane(['audit', file, '--json'], { env }),
+        ]);
+      }
+      expect(runs[0]).toEqual(runs[1]);
+      expect(runs[0]![0]!.code).toBe(file === big ? 0 : 1);
+      expect(runs[0]![1]!.code).toBe(file === big ? 0 : 1);
+    }
+  });
+
+  it('a bad EXECPLANE_VERIFY_THREADS is a usage error: exit 2, one line, nothing read', async () => {
+    for (const args of [
+      ['replay', '--ledger', path],
+      ['audit', path],
+    ]) {
+      const r = await execplane(args, { env: { EXECPLANE_VERIFY_THREADS: 'many' } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        'execplane: E_USAGE: EXECPLANE_VERIFY_THREADS must be a whole number from 0 to 64 (got "many"); 0 reads without threads\n',
+      );
     }
   });
 

@@ -62,9 +62,12 @@ export class Auditor {
     this.maxFindings = options.maxFindings ?? DEFAULT_MAX_FINDINGS;
   }
 
-  /** Audits the next complete line; returns its event when it is well-formed (for evidence checks). */
-  line(raw: RawLine): LedgerEvent | null {
-    const r = this.integrity.check(raw);
+  /**
+   * Audits the next complete line; returns its event when it is well-formed (for evidence checks).
+   * `sound`: see IntegrityCheck.check.
+   */
+  line(raw: RawLine, sound = false): LedgerEvent | null {
+    const r = this.integrity.check(raw, sound);
     this.lines = raw.line;
     this.head?.observe(raw.line, r.ref.seq, r.hash);
     if (r.ref.seq !== null) this.lastSeq = r.ref.seq;

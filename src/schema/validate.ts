@@ -73,6 +73,11 @@ export function eventSchemaProblems(event: unknown): string[] {
   return check(event) ? [] : describeSchemaErrors(check.errors);
 }
 
+/** Whether `event` matches schemas/event.schema.json (eventSchemaProblems without the messages). */
+export function isSchemaValidEvent(event: unknown): boolean {
+  return compiled.event(event);
+}
+
 /** Problems of a plane config.json against schemas/config.schema.json (empty when valid). */
 export function configSchemaProblems(config: unknown): string[] {
   const { config: check } = compiled;

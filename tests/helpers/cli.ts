@@ -20,14 +20,20 @@ export interface CliResult {
 
 export async function execplane(
   args: readonly string[],
-  options: { cwd?: string; input?: string } = {},
+  options: { cwd?: string; input?: string; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   const r = await execa(process.execPath, [BIN, ...args], {
     reject: false,
     cwd: options.cwd ?? ROOT,
     input: options.input ?? '',
     stripFinalNewline: false,
-    env: { NO_COLOR: '1', EXECPLANE_HOME: undefined, EXECPLANE_DEBUG: undefined },
+    env: {
+      NO_COLOR: '1',
+      EXECPLANE_HOME: undefined,
+      EXECPLANE_DEBUG: undefined,
+      EXECPLANE_VERIFY_THREADS: undefined,
+      ...options.env,
+    },
     extendEnv: true,
   });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };

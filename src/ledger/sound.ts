@@ -1,0 +1,142 @@
+/**
+ * What can be checked of a ledger line without the lines before it — and so in parallel, by
+ * verify-pool.ts's worker threads, while the main thread folds. A *sound* line passes every
+ * check of its own that any reader makes: the store's (chainProblem less seq and prev, and the
+ * schema) and the audit's (integrity.ts less the links). What only the chain can tell — seq,
+ * prev, ts_utc order — and the machine stay with the reader, which folds in order.
+ *
+ * Soundness is only ever a shortcut: a line found sound skips checks it is known to pass; a line
+ * that is not (or a chunk not yet judged) takes the reader's full, sequential path, which names
+ * the problem exactly as it would have without threads. So threads change how fast a ledger is
+ * read, never what is reported about it.
+ */
+import { readSync } from 'node:fs';
+import { canonicalJson, sha256Hex } from '../canonical.js';
+import { isSchemaValidEvent } from '../schema/validate.js';
+import { parseTsUtc } from '../time.js';
+import { LEDGER_VERSION, MAX_LINE_BYTES } from './line.js';
+
+/** Whether `text` (a line without its `\n`, `bytes` long with it) passes every context-free check. */
+export function lineIsSound(text: string, bytes: number): boolean {
+  if (bytes > MAX_LINE_BYTES || Buffer.byteLength(text) + 1 !== bytes) return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
+  const ev = parsed as Record<string, unknown>;
+  if (ev.v !== LEDGER_VERSION || typeof ev.hash !== 'string' || typeof ev.ts_utc !== 'string') return false;
+  if (!Number.isSafeInteger(ev.seq)) return false;
+  if (canonicalJson(parsed) !== text) return false;
+  const body = text.replace(`,"hash":"${ev.hash}"`, '');
+  if (body === text || sha256Hex(body) !== ev.hash) return false;
+  if (!isSchemaValidEvent(parsed)) return false;
+  if (ev.event === 'enqueue' && (ev.job as { job_id?: unknown }).job_id !== ev.job_id) return false;
+  return !Number.isNaN(parseTsUtc(ev.ts_utc));
+}
+
+/**
+ * The byte range [from, to) of a ledger cut into chunks of `chunkBytes`: chunk k holds the lines
+ * that *start* in [from + k·chunkBytes, from + (k+1)·chunkBytes). Every reader of the range can
+ * tell a line's chunk from its start offset alone (`chunkOf`), with no coordination.
+ */
+export interface ChunkPlan {
+  readonly from: number;
+  readonly to: number;
+  readonly chunkBytes: number;
+}
+
+export const chunkCount = (p: ChunkPlan): number => Math.ceil((p.to - p.from) / p.chunkBytes);
+export const chunkOf = (p: ChunkPlan, lineStart: number): number =>
+  Math.floor((lineStart - p.from) / p.chunkBytes);
+
+/**
+ * Calls `onLine` for each complete line of chunk `k` (text without `\n`, start offset, bytes
+ * with `\n`), until it returns false. A line starting in the chunk is read to its end even past
+ * the chunk. Returns false when a line starting in the chunk runs past MAX_LINE_BYTES without
+ * a `\n` (it cannot be sound); a partial line at `to` is the reader's torn tail, not the chunk's.
+ * `buf` is reused between calls (it grows to chunkBytes + MAX_LINE_BYTES + 1).
+ */
+export function forEachChunkLine(
+  fd: number,
+  plan: ChunkPlan,
+  k: number,
+  onLine: (text: string, start: number, bytes: number) => boolean,
+  scratch: { buf: Buffer },
+): boolean {
+  const a = plan.from + k * plan.chunkBytes;
+  const b = Math.min(plan.to, a + plan.chunkBytes);
+  if (a >= b) return true;
+  // One byte before the chunk tells whether a line starts right at it.
+  const regionStart = a === plan.from ? a : a - 1;
+  const regionEnd = Math.min(plan.to, b + MAX_LINE_BYTES + 1);
+  const length = regionEnd - regionStart;
+  if (scratch.buf.length < length) scratch.buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, scratch.buf, got, length - got, regionStart + got);
+    if (n === 0) break;
+    got += n;
+  }
+  const buf = scratch.buf.subarray(0, got);
+  let i = 0; // index in buf of the next line's start
+  if (regionStart !== a) {
+    const nl = buf.indexOf(10, 0);
+    if (nl === -1) return true; // no line starts in this chunk
+    i = nl + 1;
+  }
+  while (regionStart + i < b) {
+    const nl = buf.indexOf(10, i);
+    if (nl === -1) return regionStart + got === plan.to; // a torn tail; else an overlong line
+    if (!onLine(buf.toString('utf8', i, nl), regionStart + i, nl + 1 - i)) return true;
+    i = nl + 1;
+  }
+  return true;
+}
+
+/**
+ * The shared control block of a verify pool (an Int32Array over a SharedArrayBuffer):
+ * [NEXT] the next unclaimed chunk, [STOP] set when the reader is done, then per chunk its
+ * verdict at STATUS + k and, at STATUS + chunks + k, how many bytes from the chunk's start its
+ * judged lines reach (the reader trusts a verdict only for lines that end within them).
+ */
+export const CONTROL = { NEXT: 0, STOP: 1, STATUS: 2 } as const;
+export const VERDICT = { PENDING: 0, SOUND: 1, UNSOUND: 2 } as const;
+
+/**
+ * Claims and judges chunks until none is left (or the reader stops): the loop a verify worker
+ * runs, and the reader too while it waits for a chunk it needs.
+ */
+export function judgeChunk(
+  fd: number,
+  plan: ChunkPlan,
+  control: Int32Array,
+  k: number,
+  scratch: { buf: Buffer },
+) {
+  const chunks = chunkCount(plan);
+  const chunkStart = plan.from + k * plan.chunkBytes;
+  let judgedEnd = 0;
+  let sound = true;
+  try {
+    const complete = forEachChunkLine(
+      fd,
+      plan,
+      k,
+      (text, start, bytes) => {
+        sound = lineIsSound(text, bytes);
+        if (sound) judgedEnd = start + bytes - chunkStart;
+        return sound;
+      },
+      scratch,
+    );
+    sound &&= complete;
+  } catch {
+    sound = false; // a read error: the reader's own path will meet it and say what it is
+  }
+  Atomics.store(control, CONTROL.STATUS + chunks + k, judgedEnd);
+  Atomics.store(control, CONTROL.STATUS + k, sound ? VERDICT.SOUND : VERDICT.UNSOUND);
+  Atomics.notify(control, CONTROL.STATUS + k);
+}

@@ -1,0 +1,229 @@
+/**
+ * Parallel verification (src/ledger/verify-pool.ts) changes how fast a ledger is read, never what
+ * is reported about it:
+ *   - chunks partition a range's complete lines exactly, whatever the chunk size;
+ *   - every line the engine writes is sound; a damaged line never is;
+ *   - a pool's threads judge every chunk, and the reader trusts exactly the lines judged sound;
+ *   - replay and audit with worker threads, on any ledger the engine wrote and any damage to it,
+ *     report exactly what they report without.
+ * Worker threads load the compiled JavaScript, so the last two drive dist/ (`npm test` builds it
+ * first); the rest runs from the sources.
+ */
+import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { canonicalJson, sha256Hex } from '../src/canonical.js';
+import { chunkCount, forEachChunkLine, lineIsSound, type ChunkPlan } from '../src/ledger/sound.js';
+import type * as AuditFileModule from '../src/audit/audit-file.js';
+import type * as PlaneModule from '../src/plane.js';
+import type * as PoolModule from '../src/ledger/verify-pool.js';
+import { linesOf, mutate, mutationArb } from './helpers/mutations.js';
+import { engineLedger, programArb } from './helpers/random-ledger.js';
+import { useTmpDirs } from './helpers/tmp.js';
+
+const tmp = useTmpDirs('execplane-verify-');
+
+/** Ledgers the engine wrote, shared by the properties below. */
+const ledgers: Buffer[] = [];
+beforeAll(async () => {
+  for (const program of fc.sample(programArb, { numRuns: 8, seed: 42 })) {
+    const bytes = await engineLedger(program);
+    if (linesOf(bytes).length >= 3) ledgers.push(bytes);
+  }
+  expect(ledgers.length).toBeGreaterThanOrEqual(6);
+});
+
+function fileWith(bytes: Buffer): string {
+  const path = join(tmp(), 'jobs.jsonl');
+  writeFileSync(path, bytes);
+  return path;
+}
+
+/** [start, text] of every complete line of `bytes` at or after `from` (a line start). */
+function sequentialLines(bytes: Buffer, from: number): [number, string][] {
+  const out: [number, string][] = [];
+  for (
+    let start = from, nl = bytes.indexOf(10, from);
+    nl !== -1;
+    start = nl + 1, nl = bytes.indexOf(10, start)
+  )
+    out.push([start, bytes.toString('utf8', start, nl)]);
+  return out;
+}
+
+/**
+ * A forged line: one field of line `line` set to what another line has (or seq moved), then
+ * re-hashed, so the line is sound on its own and only the chain can tell.
+ */
+const forgeryArb = fc.record({
+  line: fc.nat(),
+  field: fc.constantFrom('prev' as const, 'seq' as const, 'ts_utc' as const),
+  from: fc.nat(),
+});
+
+function forge(bytes: Buffer, f: ReturnType<typeof forgeryArb.generate>['value']): Buffer {
+  const lines = linesOf(bytes).map((l) => JSON.parse(l.toString('utf8')) as Record<string, unknown>);
+  const ev = { ...lines[f.line % lines.length]! };
+  const other = lines[f.from % lines.length]!;
+  if (f.field === 'seq') ev.seq = (ev.seq as number) + 1 + (f.from % 3);
+  else ev[f.field] = f.field === 'prev' ? other.hash : other.ts_utc;
+  delete ev.hash;
+  ev.hash = sha256Hex(canonicalJson(ev));
+  const texts = lines.map((l) => `${canonicalJson(l)}\n`);
+  texts[f.line % lines.length] = `${canonicalJson(ev)}\n`;
+  return Buffer.from(texts.join(''));
+}
+
+describe('chunks and soundness (sources)', () => {
+  it('the chunks of a range hold each of its complete lines exactly once, in order', () => {
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.integer({ min: 1, max: 3000 }),
+        fc.nat(),
+        fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
+        (pick, chunkBytes, fromLine, tornBytes) => {
+          const ledger = ledgers[pick % ledgers.length]!;
+          // A torn tail: the first bytes of a line the file does not finish.
+          const bytes = tornBytes ? Buffer.concat([ledger, ledger.subarray(0, tornBytes)]) : ledger;
+          const starts = sequentialLines(ledger, 0).map(([s]) => s);
+          const from = starts[fromLine % starts.length]!;
+          const plan: ChunkPlan = { from, to: bytes.length, chunkBytes };
+          const path = fileWith(bytes);
+          const fd = openSync(path, 'r');
+          const seen: [number, string][] = [];
+          try {
+            for (let k = 0; k < chunkCount(plan); k++) {
+              const complete = forEachChunkLine(
+                fd,
+                plan,
+                k,
+                (text, start, n) => {
+                  expect(n).toBe(Buffer.byteLength(text) + 1);
+                  seen.push([start, text]);
+                  return true;
+                },
+                { buf: Buffer.alloc(0) },
+              );
+              expect(complete).toBe(true);
+            }
+          } finally {
+            closeSync(fd);
+          }
+          expect(seen).toEqual(sequentialLines(bytes, from));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('every line the engine wrote is sound, and a line with a changed byte is not', () => {
+    for (const ledger of ledgers)
+      for (const [, text] of sequentialLines(ledger, 0))
+        expect(lineIsSound(text, Buffer.byteLength(text) + 1)).toBe(true);
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        (pick, lineNo, at, value) => {
+          const lines = sequentialLines(ledgers[pick % ledgers.length]!, 0);
+          const bytes = Buffer.from(lines[lineNo % lines.length]![1]);
+          fc.pre(value !== 10 && bytes[at % bytes.length] !== value);
+          bytes[at % bytes.length] = value;
+          expect(lineIsSound(bytes.toString('utf8'), bytes.length + 1)).toBe(false);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a line over the length limit is not sound, and a chunk holding one says so', () => {
+    const text = `{"pad":"${'x'.repeat(70_000)}"}`;
+    expect(lineIsSound(text, Buffer.byteLength(text) + 1)).toBe(false);
+    const path = fileWith(Buffer.from(`${text}\n`));
+    const fd = openSync(path, 'r');
+    try {
+      const plan = { from: 0, to: text.length + 1, chunkBytes: 1024 };
+      expect(forEachChunkLine(fd, plan, 0, () => true, { buf: Buffer.alloc(0) })).toBe(false);
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
+
+describe('with worker threads (dist)', () => {
+  let pool: typeof PoolModule;
+  let plane: typeof PlaneModule;
+  let audit: typeof AuditFileModule;
+  beforeAll(async () => {
+    pool = (await import('../dist/src/ledger/verify-pool.js' as string)) as typeof PoolModule;
+    plane = (await import('../dist/src/plane.js' as string)) as typeof PlaneModule;
+    audit = (await import('../dist/src/audit/audit-file.js' as string)) as typeof AuditFileModule;
+  });
+
+  it('threads judge every chunk; the reader trusts the lines before a damaged one, and no later', async () => {
+    const original = Buffer.concat(ledgers);
+    // Not a ledger (the chain breaks where the ledgers meet) but every line is sound but one.
+    const lines = sequentialLines(original, 0);
+    const bad = lines[Math.floor(lines.length / 2)]!;
+    const damaged = Buffer.from(original);
+    damaged[bad[0] + 5] = 0x20; // a space: not canonical
+    const path = fileWith(damaged);
+    const v = pool.VerifyPool.start(path, 0, damaged.length, { threads: 2, minBytes: 0, chunkBytes: 700 });
+    expect(v).not.toBeNull();
+    try {
+      for (let waited = 0; v!.progress().judged < v!.progress().chunks; waited += 10) {
+        expect(waited).toBeLessThan(30_000);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const chunkOfBad = Math.floor(bad[0] / 700);
+      for (const [start, text] of lines) {
+        const end = start + Buffer.byteLength(text) + 1;
+        const sameChunkAfter = Math.floor(start / 700) === chunkOfBad && start >= bad[0];
+        expect(v!.isSound(start, end), `line at ${start}`).toBe(!sameChunkAfter);
+      }
+    } finally {
+      v!.close();
+    }
+  });
+
+  const outcome = (path: string, verify: PoolModule.VerifyOptions) => {
+    const report = audit.auditLedgerFile(path, { verify });
+    let replay: unknown;
+    try {
+      const p = plane.Plane.openLedgerFile(path, { verify });
+      const r = p.report();
+      replay = { digest: r.state_digest, last_seq: r.last_seq, torn: r.torn_tail };
+      p.close();
+    } catch (err) {
+      replay = { error: String(err), code: (err as { code?: string }).code };
+    }
+    return { report, replay };
+  };
+
+  it('replay and audit report the same with threads as without, on clean and damaged ledgers', () => {
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.option(fc.oneof(mutationArb, forgeryArb), { freq: 4, nil: undefined }),
+        fc.integer({ min: 200, max: 4000 }),
+        fc.integer({ min: 1, max: 2 }),
+        fc.boolean(),
+        (pick, m, chunkBytes, threads, readerWaits) => {
+          const original = ledgers[pick % ledgers.length]!;
+          const bytes = !m ? original : 'field' in m ? forge(original, m) : mutate(original, m);
+          const path = fileWith(bytes);
+          const sequential = outcome(path, { threads: 0 });
+          // readerWaits: every line is read by the threads' verdicts (on a ledger this small the
+          // reader would otherwise claim every chunk before a thread has started).
+          const parallel = outcome(path, { threads, minBytes: 0, chunkBytes, readerWaits });
+          expect(parallel).toEqual(sequential);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
