@@ -6,8 +6,10 @@
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { canonicalJson, sha256Hex } from '../src/canonical.js';
 import { DEFAULT_MIN_BYTES } from '../src/ledger/verify-pool.js';
 import { Plane } from '../src/plane.js';
+import type { ReplayReport } from '../src/replay/report.js';
 import { generateLedger } from './bench/gen-ledger.js';
 import { execplane, requireDist } from './helpers/cli.js';
 import { useTmpDirs } from './helpers/tmp.js';
@@ -90,6 +92,18 @@ describe('the generated benchmark ledger', () => {
         'execplane: E_USAGE: EXECPLANE_VERIFY_THREADS must be a whole number from 0 to 64 (got "many"); 0 reads without threads\n',
       );
     }
+  });
+
+  it('replay --json prints each job as its canonical JSON, so state_digest can be recomputed from the output', async () => {
+    const replay = await execplane(['replay', '--ledger', path, '--json']);
+    expect(replay.code).toBe(0);
+    const report = JSON.parse(replay.stdout) as ReplayReport;
+    const ids = Object.keys(report.jobs);
+    expect(ids.length).toBe(1_200);
+    const jobsText = ids.map((id) => `${JSON.stringify(id)}:${canonicalJson(report.jobs[id])}`).join(',');
+    expect(replay.stdout).toContain(`"jobs":{${jobsText}}`);
+    const { counts, jobs, last_hash, last_seq } = report;
+    expect(sha256Hex(canonicalJson({ counts, jobs, last_hash, last_seq }))).toBe(report.state_digest);
   });
 
   it('is the same file for the same seed', () => {

@@ -5,27 +5,32 @@
  */
 import { createHash } from 'node:crypto';
 import { JOB_STATES, type JobStateValue } from '../../machines/job.types.js';
-import { canonicalJson } from '../canonical.js';
+import { canonicalJson, canonicalOrder } from '../canonical.js';
 import { stateOf, type JobSnapshot, type PlaneState } from '../core/plane-state.js';
 import type { TornTail } from '../ledger/scan.js';
 
+/**
+ * A job as `replay` and `show` report it. Its members are listed — and built — in canonical
+ * (sorted) order, so the view's JSON.stringify is its canonical JSON: the text `replay --json`
+ * prints for a job is the text its `state_digest` hashes.
+ */
 export interface JobView {
-  readonly state: JobStateValue;
-  readonly job_type: string;
   readonly attempt: number;
-  readonly max_attempts: number;
-  readonly priority: number;
-  readonly lease: { readonly worker_id: string; readonly expires_unix: number } | null;
-  readonly not_before_unix: number;
-  readonly tool_calls: number;
-  readonly usage: JobSnapshot['context']['usage'];
-  readonly result: JobSnapshot['context']['result'];
-  readonly error: JobSnapshot['context']['error'];
   readonly cancel_reason: string | null;
-  readonly enqueued_seq: number;
   readonly enqueued_at_utc: string;
-  readonly updated_seq: number;
+  readonly enqueued_seq: number;
+  readonly error: JobSnapshot['context']['error'];
+  readonly job_type: string;
+  readonly lease: { readonly expires_unix: number; readonly worker_id: string } | null;
+  readonly max_attempts: number;
+  readonly not_before_unix: number;
+  readonly priority: number;
+  readonly result: JobSnapshot['context']['result'];
+  readonly state: JobStateValue;
+  readonly tool_calls: number;
   readonly updated_at_utc: string;
+  readonly updated_seq: number;
+  readonly usage: JobSnapshot['context']['usage'];
 }
 
 export interface ReplayReport {
@@ -40,24 +45,26 @@ export interface ReplayReport {
 
 export function jobView(snap: JobSnapshot): JobView {
   const c = snap.context;
-  return {
-    state: stateOf(snap),
-    job_type: c.job_type,
+  // canonicalOrder returns the view itself when every nested value is already in canonical
+  // order (as parsed ledger values are), and sorts a copy of what is not.
+  return canonicalOrder({
     attempt: c.attempt,
-    max_attempts: c.max_attempts,
-    priority: c.priority,
-    lease: c.lease,
-    not_before_unix: c.not_before_unix,
-    tool_calls: c.tool_calls,
-    usage: c.usage,
-    result: c.result,
-    error: c.error,
     cancel_reason: c.cancel_reason,
-    enqueued_seq: c.enqueued_seq,
     enqueued_at_utc: c.enqueued_at_utc,
-    updated_seq: c.updated_seq,
+    enqueued_seq: c.enqueued_seq,
+    error: c.error,
+    job_type: c.job_type,
+    lease: c.lease && { expires_unix: c.lease.expires_unix, worker_id: c.lease.worker_id },
+    max_attempts: c.max_attempts,
+    not_before_unix: c.not_before_unix,
+    priority: c.priority,
+    result: c.result,
+    state: stateOf(snap),
+    tool_calls: c.tool_calls,
     updated_at_utc: c.updated_at_utc,
-  };
+    updated_seq: c.updated_seq,
+    usage: c.usage,
+  });
 }
 
 export function emptyCounts(): Record<JobStateValue, number> {
