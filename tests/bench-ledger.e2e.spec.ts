@@ -56,9 +56,9 @@ describe('the generated benchmark ledger', () => {
   });
 
   it('replay and audit of a ledger long enough for verify threads say the same with them as without', async () => {
-    // Over the 8 MiB from which a fold or an audit starts worker threads (src/ledger/verify-pool.ts).
+    // Over the 32 MiB from which a fold or an audit starts worker threads (src/ledger/verify-pool.ts).
     const big = join(tmp(), 'big.jsonl');
-    generateLedger(big, { events: 24_000, jobs: 2_400, seed: 11 });
+    generateLedger(big, { events: 80_000, jobs: 8_000, seed: 11 });
     expect(statSync(big).size).toBeGreaterThan(DEFAULT_MIN_BYTES);
     const damaged = join(tmp(), 'damaged.jsonl');
     copyFileSync(big, damaged);

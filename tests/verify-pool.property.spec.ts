@@ -9,17 +9,26 @@
  * Worker threads load the compiled JavaScript, so the last two drive dist/ (`npm test` builds it
  * first); the rest runs from the sources.
  */
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson, sha256Hex } from '../src/canonical.js';
+import { auditBytes } from '../src/audit/audit.js';
+import { auditLedgerFile } from '../src/audit/audit-file.js';
+import { IntegrityCheck } from '../src/audit/integrity.js';
+import { chainProblem } from '../src/ledger/line.js';
 import { chunkCount, forEachChunkLine, lineIsSound, type ChunkPlan } from '../src/ledger/sound.js';
+import { Plane } from '../src/plane.js';
+import { eventSchemaProblems } from '../src/schema/validate.js';
 import type * as AuditFileModule from '../src/audit/audit-file.js';
 import type * as PlaneModule from '../src/plane.js';
 import type * as PoolModule from '../src/ledger/verify-pool.js';
 import { linesOf, mutate, mutationArb } from './helpers/mutations.js';
 import { engineLedger, programArb } from './helpers/random-ledger.js';
+import { requireDist } from './helpers/cli.js';
+import { agentSpec } from './helpers/specs.js';
+import { readDuringRewrite, tornRace } from './helpers/torn-race.js';
 import { useTmpDirs } from './helpers/tmp.js';
 
 const tmp = useTmpDirs('execplane-verify-');
@@ -99,9 +108,8 @@ describe('chunks and soundness (sources)', () => {
                 fd,
                 plan,
                 k,
-                (text, start, n) => {
-                  expect(n).toBe(Buffer.byteLength(text) + 1);
-                  seen.push([start, text]);
+                (bytes, start) => {
+                  seen.push([start, bytes.toString('utf8')]);
                   return true;
                 },
                 { buf: Buffer.alloc(0) },
@@ -120,8 +128,7 @@ describe('chunks and soundness (sources)', () => {
 
   it('every line the engine wrote is sound, and a line with a changed byte is not', () => {
     for (const ledger of ledgers)
-      for (const [, text] of sequentialLines(ledger, 0))
-        expect(lineIsSound(text, Buffer.byteLength(text) + 1)).toBe(true);
+      for (const [, text] of sequentialLines(ledger, 0)) expect(lineIsSound(Buffer.from(text))).toBe(true);
     fc.assert(
       fc.property(
         fc.nat(),
@@ -133,16 +140,103 @@ describe('chunks and soundness (sources)', () => {
           const bytes = Buffer.from(lines[lineNo % lines.length]![1]);
           fc.pre(value !== 10 && bytes[at % bytes.length] !== value);
           bytes[at % bytes.length] = value;
-          expect(lineIsSound(bytes.toString('utf8'), bytes.length + 1)).toBe(false);
+          expect(lineIsSound(bytes)).toBe(false);
         },
       ),
       { numRuns: 300 },
     );
   });
 
+  it('a sound line passes every check of its own that replay and audit make, whatever its content', () => {
+    // Lines edited as JSON and re-hashed (so their hash vouches for them), laid out canonically
+    // or not: soundness may only ever skip checks the line would pass. Half the edits use values
+    // a field could hold (some of them valid, some not quite: an impossible date, a job that is
+    // not the job_id's), half any JSON at all.
+    const plausible: Record<string, readonly unknown[]> = {
+      seq: [1, 2, 999_999, 2 ** 53, 0],
+      v: [1, 2],
+      event: ['claim', 'start', 'heartbeat', 'complete', 'enqueue', 'retry'],
+      job_id: ['job-random0001', 'job-random0002'],
+      ts_utc: ['2026-01-01T00:00:00.000Z', '2026-02-31T00:00:00.000Z', '2026-01-01T00:00:00Z'],
+      prev: ['0'.repeat(64), 'a'.repeat(64), 'A'.repeat(64)],
+      attempt: [0, 1, 2, 1.5],
+      worker_id: ['w-1', 'w 1'],
+    };
+    let sound = 0;
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.nat(),
+        fc.constantFrom(...Object.keys(plausible), 'job', 'extra'),
+        fc.oneof(
+          fc.nat().map((n) => ({ plausible: n })),
+          fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined }).map((v) => ({ any: v })),
+        ),
+        fc.boolean(),
+        (pick, lineNo, field, edit, canonical) => {
+          const lines = sequentialLines(ledgers[pick % ledgers.length]!, 0);
+          const ev = JSON.parse(lines[lineNo % lines.length]![1]) as Record<string, unknown>;
+          if ('any' in edit) {
+            if (edit.any === undefined) delete ev[field];
+            else ev[field] = edit.any;
+          } else if (plausible[field]) {
+            ev[field] = plausible[field][edit.plausible % plausible[field].length];
+          } else if (field === 'job' && ev.job) {
+            ev.job = { ...(ev.job as object), job_id: 'job-other0001' };
+          }
+          delete ev.hash;
+          ev.hash = sha256Hex(canonicalJson(ev));
+          const text = canonical ? canonicalJson(ev) : JSON.stringify(ev, null, 1);
+          if (!lineIsSound(Buffer.from(text))) return;
+          sound += 1;
+          const parsed = JSON.parse(text) as Record<string, unknown>;
+          expect(chainProblem(text, parsed, parsed.seq as number, parsed.prev as string)).toBeUndefined();
+          expect(eventSchemaProblems(parsed)).toEqual([]);
+          const { findings } = new IntegrityCheck().check({
+            line: 1,
+            text,
+            bytes: Buffer.byteLength(text) + 1,
+          });
+          const links = ['E_AUDIT_SEQ_GAP', 'E_AUDIT_PREV_MISMATCH', 'E_AUDIT_TS_BACKWARDS'];
+          expect(findings.filter((f) => !links.includes(f.code))).toEqual([]);
+        },
+      ),
+      { numRuns: 600 },
+    );
+    expect(sound).toBeGreaterThan(60); // edits that keep a line valid (and so sound) were made
+  });
+
+  it('a torn tail rewritten while the ledger is read is reported as it was, never stitched into a line', () => {
+    const race = tornRace(tmp());
+    expect(readDuringRewrite(race, (path, options) => Plane.openLedgerFile(path, options))).toEqual({
+      last_seq: race.lines,
+      torn: race.tornBytes,
+    });
+  });
+
+  it('a line whose bytes are not UTF-8 is corrupt, even where its text hashes right', async () => {
+    // A real U+FFFD (EF BF BD) replaced by invalid bytes that decode to U+FFFD (F0 90 80): the
+    // decoded text, and so its hash, stay the same; only the bytes can tell.
+    const home = tmp();
+    const p = Plane.open(home, { useCheckpoint: false });
+    await p.submit([{ type: 'enqueue', spec: agentSpec({ job_id: 'job-utf8aaaa1', prompt: 'a \ufffd b' }) }]);
+    p.close();
+    const path = join(home, 'jobs.jsonl');
+    const bytes = readFileSync(path);
+    const at = bytes.indexOf(Buffer.from('\ufffd'));
+    expect(at).toBeGreaterThan(0);
+    Buffer.from([0xf0, 0x90, 0x80]).copy(bytes, at);
+    writeFileSync(path, bytes);
+    expect(lineIsSound(bytes.subarray(0, bytes.length - 1))).toBe(false);
+    expect(() => Plane.openLedgerFile(path)).toThrow(/line 1: not valid UTF-8/);
+    const report = auditLedgerFile(path);
+    expect(report.findings.map((f) => [f.code, f.line])).toEqual([['E_AUDIT_PARSE', 1]]);
+    expect(auditBytes(bytes).findings.map((f) => [f.code, f.line])).toEqual([['E_AUDIT_PARSE', 1]]);
+  });
+
   it('a line over the length limit is not sound, and a chunk holding one says so', () => {
     const text = `{"pad":"${'x'.repeat(70_000)}"}`;
-    expect(lineIsSound(text, Buffer.byteLength(text) + 1)).toBe(false);
+    expect(lineIsSound(Buffer.from(text))).toBe(false);
     const path = fileWith(Buffer.from(`${text}\n`));
     const fd = openSync(path, 'r');
     try {
@@ -159,6 +253,7 @@ describe('with worker threads (dist)', () => {
   let plane: typeof PlaneModule;
   let audit: typeof AuditFileModule;
   beforeAll(async () => {
+    requireDist();
     pool = (await import('../dist/src/ledger/verify-pool.js' as string)) as typeof PoolModule;
     plane = (await import('../dist/src/plane.js' as string)) as typeof PlaneModule;
     audit = (await import('../dist/src/audit/audit-file.js' as string)) as typeof AuditFileModule;
@@ -172,7 +267,8 @@ describe('with worker threads (dist)', () => {
     const damaged = Buffer.from(original);
     damaged[bad[0] + 5] = 0x20; // a space: not canonical
     const path = fileWith(damaged);
-    const v = pool.VerifyPool.start(path, 0, damaged.length, { threads: 2, minBytes: 0, chunkBytes: 700 });
+    const fd = openSync(path, 'r');
+    const v = pool.VerifyPool.start(fd, 0, damaged.length, { threads: 2, minBytes: 0, chunkBytes: 700 });
     expect(v).not.toBeNull();
     try {
       for (let waited = 0; v!.progress().judged < v!.progress().chunks; waited += 10) {
@@ -187,21 +283,37 @@ describe('with worker threads (dist)', () => {
       }
     } finally {
       v!.close();
+      closeSync(fd);
     }
   });
 
-  const outcome = (path: string, verify: PoolModule.VerifyOptions) => {
+  it('with threads too, a torn tail rewritten during the read is neither trusted nor stitched', () => {
+    const race = tornRace(tmp());
+    const verify = { threads: 1, minBytes: 0, chunkBytes: 64 << 10 };
+    expect(
+      readDuringRewrite(race, (path, options) => plane.Plane.openLedgerFile(path, { ...options, verify })),
+    ).toEqual({ last_seq: race.lines, torn: race.tornBytes });
+  });
+
+  /** What replay and audit say of `path`; `split`: fold to that seq first, then the rest (from > 0). */
+  const outcome = (path: string, verify: PoolModule.VerifyOptions, split?: number) => {
     const report = audit.auditLedgerFile(path, { verify });
     let replay: unknown;
+    let verifiedAhead = 0;
     try {
-      const p = plane.Plane.openLedgerFile(path, { verify });
-      const r = p.report();
-      replay = { digest: r.state_digest, last_seq: r.last_seq, torn: r.torn_tail };
-      p.close();
+      const p = plane.Plane.openLedgerFile(path, { verify, atSeq: split });
+      try {
+        p.refresh();
+        const r = p.report();
+        replay = { digest: r.state_digest, last_seq: r.last_seq, torn: r.torn_tail };
+        verifiedAhead = p.store.linesVerifiedAhead;
+      } finally {
+        p.close();
+      }
     } catch (err) {
       replay = { error: String(err), code: (err as { code?: string }).code };
     }
-    return { report, replay };
+    return { result: { report, replay }, verifiedAhead };
   };
 
   it('replay and audit report the same with threads as without, on clean and damaged ledgers', () => {
@@ -212,15 +324,20 @@ describe('with worker threads (dist)', () => {
         fc.integer({ min: 200, max: 4000 }),
         fc.integer({ min: 1, max: 2 }),
         fc.boolean(),
-        (pick, m, chunkBytes, threads, readerWaits) => {
+        fc.option(fc.nat(), { nil: undefined }),
+        (pick, m, chunkBytes, threads, readerWaits, split) => {
           const original = ledgers[pick % ledgers.length]!;
           const bytes = !m ? original : 'field' in m ? forge(original, m) : mutate(original, m);
           const path = fileWith(bytes);
-          const sequential = outcome(path, { threads: 0 });
+          const at = split === undefined ? undefined : 1 + (split % linesOf(original).length);
+          const sequential = outcome(path, { threads: 0 }, at);
           // readerWaits: every line is read by the threads' verdicts (on a ledger this small the
           // reader would otherwise claim every chunk before a thread has started).
-          const parallel = outcome(path, { threads, minBytes: 0, chunkBytes, readerWaits });
-          expect(parallel).toEqual(sequential);
+          const parallel = outcome(path, { threads, minBytes: 0, chunkBytes, readerWaits }, at);
+          expect(parallel.result).toEqual(sequential.result);
+          expect(sequential.verifiedAhead).toBe(0);
+          // On an undamaged ledger read by the threads' verdicts, every line was verified ahead.
+          if (!m && readerWaits) expect(parallel.verifiedAhead).toBe(linesOf(original).length);
         },
       ),
       { numRuns: 60 },

@@ -24,7 +24,7 @@ export function auditLedgerFile(path: string, options: FileAuditOptions = {}): A
   const auditor = new Auditor(options);
   let lineNo = 0;
   const { torn } = withReadFd(path, (fd) => {
-    const pool = VerifyPool.start(path, 0, fstatSync(fd).size, options.verify);
+    const pool = VerifyPool.start(fd, 0, fstatSync(fd).size, options.verify);
     try {
       return scanLines(
         fd,
@@ -36,6 +36,7 @@ export function auditLedgerFile(path: string, options: FileAuditOptions = {}): A
             text: line.text,
             bytes: line.end - line.start,
             oversized: line.oversized,
+            notUtf8: line.notUtf8,
           };
           const ev = auditor.line(raw, pool?.isSound(line.start, line.end));
           if (ev && options.evidenceDir !== undefined) {

@@ -11,6 +11,7 @@
  * Memory: O(jobs) for the semantic checks, plus at most `maxFindings` findings kept (the rest
  * are counted), whatever the file's length.
  */
+import { isUtf8 } from 'node:buffer';
 import { ZERO_HASH } from '../canonical.js';
 import { isTornWrite } from '../ledger/line.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
@@ -131,7 +132,8 @@ export function auditBytes(bytes: Uint8Array, options?: AuditOptions): AuditRepo
   const auditor = new Auditor(options);
   let start = 0;
   for (let nl = buf.indexOf(10, start), line = 1; nl !== -1; nl = buf.indexOf(10, start), line++) {
-    auditor.line({ line, text: buf.toString('utf8', start, nl), bytes: nl + 1 - start });
+    const bytes = buf.subarray(start, nl);
+    auditor.line({ line, text: bytes.toString('utf8'), bytes: nl + 1 - start, notUtf8: !isUtf8(bytes) });
     start = nl + 1;
   }
   return auditor.finish(

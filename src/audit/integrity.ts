@@ -28,6 +28,8 @@ export interface RawLine {
   readonly bytes: number;
   /** The line outgrew the scanner's limit and its bytes were not kept. */
   readonly oversized?: boolean;
+  /** Its bytes are not UTF-8 (`text` has U+FFFD in their place). */
+  readonly notUtf8?: boolean;
 }
 
 export interface IntegrityResult {
@@ -76,7 +78,7 @@ export class IntegrityCheck {
       );
       if (raw.oversized) return { ref: blind, hash: null, event: null, findings, intact: false };
     }
-    if (Buffer.byteLength(raw.text) + 1 !== raw.bytes) {
+    if (raw.notUtf8 || Buffer.byteLength(raw.text) + 1 !== raw.bytes) {
       return unreadable(`line ${raw.line} is not valid UTF-8.`);
     }
     let parsed: unknown;
@@ -129,7 +131,12 @@ export class IntegrityCheck {
 
   /** check() of a sound line: canonical, hashed, schema-valid, with a real ts_utc. */
   private checkLinks(raw: RawLine): IntegrityResult {
-    const event = JSON.parse(raw.text) as LedgerEvent;
+    let event: LedgerEvent;
+    try {
+      event = JSON.parse(raw.text) as LedgerEvent;
+    } catch {
+      return this.check(raw); // not what was judged: say exactly what it is
+    }
     const ref: LineRef = {
       line: raw.line,
       seq: Number.isSafeInteger(event.seq) ? event.seq : null,

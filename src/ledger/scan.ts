@@ -2,9 +2,13 @@
  * Streaming, synchronous line scanner over a ledger file from a byte offset. Memory is bounded
  * by the chunk size plus the longest line, whatever the file's size.
  */
+import { isUtf8 } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { MAX_LINE_BYTES } from './line.js';
 
 const CHUNK_BYTES = 1 << 20;
+/** A torn tail is shorter than a line may be; one byte more shows the `\n` before it. */
+const TAIL_LOOKBACK = MAX_LINE_BYTES + 1;
 const EMPTY = Buffer.alloc(0);
 
 export interface ScannedLine {
@@ -16,6 +20,11 @@ export interface ScannedLine {
   readonly end: number;
   /** The line outgrew `maxLineBytes`; its bytes were skipped, not kept. */
   readonly oversized?: true;
+  /**
+   * Its bytes are not UTF-8 (SPEC §2). `text` then holds U+FFFD where they were — which a hash
+   * over the text cannot tell from a real U+FFFD, so readers must check this instead.
+   */
+  readonly notUtf8: boolean;
 }
 
 export interface TornTail {
@@ -31,6 +40,12 @@ export interface TornTail {
  * false. Returns where it stopped and, if the file ends without `\n`, the torn tail. A line longer
  * than `maxLineBytes` is not buffered: it is delivered as `oversized` with empty text, so memory
  * stays bounded even on a file that is not a ledger at all.
+ *
+ * Lines are read only up to the end of the complete lines the file has when the scan starts
+ * (`endOfCompleteLines`): the bytes after the last `\n` are the one part of a ledger that changes
+ * under a reader — the next appender moves a torn tail aside and appends in its place — so they
+ * are reported as the torn tail from one look, never stitched from reads on both sides of such a
+ * change into a line that was never written.
  */
 export function scanLines(
   fd: number,
@@ -40,15 +55,16 @@ export function scanLines(
   /** The file's size, when the caller just read it (a catch-up does): saves an fstat. */
   size = fstatSync(fd).size,
 ): { offset: number; torn: TornTail | null; stoppedEarly: boolean } {
+  const complete = endOfCompleteLines(fd, from, size);
   let pos = from;
   let carry: Buffer = EMPTY;
   let lineStart = from;
   let oversized = false;
   // No bigger than what is there to read: a catch-up that finds nothing new (every append
   // starts with one) must not allocate a 1 MiB buffer — that external memory drove GC.
-  const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(0, size - from)));
-  while (pos < size) {
-    const n = readSync(fd, buf, 0, Math.min(CHUNK_BYTES, size - pos), pos);
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(0, complete - from)));
+  while (pos < complete) {
+    const n = readSync(fd, buf, 0, Math.min(CHUNK_BYTES, complete - pos), pos);
     if (n === 0) break;
     const chunkStart = pos - carry.length;
     pos += n;
@@ -57,8 +73,13 @@ export function scanLines(
     for (let nl = chunk.indexOf(10, i); nl !== -1; nl = chunk.indexOf(10, i)) {
       const end = chunkStart + nl + 1;
       const line: ScannedLine = oversized
-        ? { text: '', start: lineStart, end, oversized: true }
-        : { text: chunk.toString('utf8', i, nl), start: lineStart, end };
+        ? { text: '', start: lineStart, end, oversized: true, notUtf8: false }
+        : {
+            text: chunk.toString('utf8', i, nl),
+            start: lineStart,
+            end,
+            notUtf8: !isUtf8(chunk.subarray(i, nl)),
+          };
       i = nl + 1;
       lineStart = end;
       oversized = false;
@@ -69,11 +90,44 @@ export function scanLines(
     // next read reuses `buf` (nothing to copy in the usual case, a chunk of whole lines).
     carry = oversized || i === chunk.length ? EMPTY : Buffer.from(chunk.subarray(i));
   }
+  if (complete < size) {
+    // What follows the last complete line, as it is now: its size and whether it starts a line.
+    const first = Buffer.alloc(1);
+    const n = readSync(fd, first, 0, 1, complete);
+    const bytes = size - complete;
+    return {
+      offset: complete,
+      torn: { offset: complete, bytes, startsWithBrace: n === 1 && first[0] === 0x7b },
+      stoppedEarly: false,
+    };
+  }
   const torn =
     pos > lineStart
       ? { offset: lineStart, bytes: pos - lineStart, startsWithBrace: carry[0] === 0x7b }
       : null;
   return { offset: lineStart, torn, stoppedEarly: false };
+}
+
+/**
+ * The offset just past the last `\n` in [from, size) of `fd` — the end of the complete lines,
+ * bytes an append-only ledger never changes — looking back at most TAIL_LOOKBACK bytes: `from`
+ * when that many hold no `\n` and are all there is (the whole range can be an unfinished line),
+ * `size` when there are more (no tail that long can be an interrupted append: the scan reads on
+ * and reports what it finds).
+ */
+export function endOfCompleteLines(fd: number, from: number, size: number): number {
+  const span = Math.min(size - from, TAIL_LOOKBACK);
+  if (span <= 0) return from;
+  const buf = Buffer.allocUnsafe(span);
+  let got = 0;
+  while (got < span) {
+    const n = readSync(fd, buf, got, span - got, size - span + got);
+    if (n === 0) break;
+    got += n;
+  }
+  const nl = buf.subarray(0, got).lastIndexOf(10);
+  if (nl !== -1) return size - span + nl + 1;
+  return size - from <= MAX_LINE_BYTES ? from : size;
 }
 
 /** Opens `path` read-only, runs `fn`, closes. */

@@ -10,15 +10,21 @@
  * the problem exactly as it would have without threads. So threads change how fast a ledger is
  * read, never what is reported about it.
  */
+import { isUtf8 } from 'node:buffer';
 import { readSync } from 'node:fs';
-import { canonicalJson, sha256Hex } from '../canonical.js';
 import { isSchemaValidEvent } from '../schema/validate.js';
 import { parseTsUtc } from '../time.js';
-import { LEDGER_VERSION, MAX_LINE_BYTES } from './line.js';
+import { chainProblem, MAX_LINE_BYTES } from './line.js';
 
-/** Whether `text` (a line without its `\n`, `bytes` long with it) passes every context-free check. */
-export function lineIsSound(text: string, bytes: number): boolean {
-  if (bytes > MAX_LINE_BYTES || Buffer.byteLength(text) + 1 !== bytes) return false;
+/**
+ * Whether a line (its bytes without the `\n`) passes every context-free check: at most
+ * MAX_LINE_BYTES, UTF-8, a JSON object, chainProblem's own checks (version, hash present,
+ * canonical form, the hash of its content) with its seq and prev taken as given, a safe-integer
+ * seq, the schema, an enqueue's job.job_id, a real ts_utc.
+ */
+export function lineIsSound(bytes: Buffer): boolean {
+  if (bytes.length + 1 > MAX_LINE_BYTES || !isUtf8(bytes)) return false;
+  const text = bytes.toString('utf8');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -27,11 +33,9 @@ export function lineIsSound(text: string, bytes: number): boolean {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
   const ev = parsed as Record<string, unknown>;
-  if (ev.v !== LEDGER_VERSION || typeof ev.hash !== 'string' || typeof ev.ts_utc !== 'string') return false;
-  if (!Number.isSafeInteger(ev.seq)) return false;
-  if (canonicalJson(parsed) !== text) return false;
-  const body = text.replace(`,"hash":"${ev.hash}"`, '');
-  if (body === text || sha256Hex(body) !== ev.hash) return false;
+  if (!Number.isSafeInteger(ev.seq) || typeof ev.prev !== 'string' || typeof ev.ts_utc !== 'string')
+    return false;
+  if (chainProblem(text, parsed, ev.seq as number, ev.prev) !== undefined) return false;
   if (!isSchemaValidEvent(parsed)) return false;
   if (ev.event === 'enqueue' && (ev.job as { job_id?: unknown }).job_id !== ev.job_id) return false;
   return !Number.isNaN(parseTsUtc(ev.ts_utc));
@@ -53,8 +57,8 @@ export const chunkOf = (p: ChunkPlan, lineStart: number): number =>
   Math.floor((lineStart - p.from) / p.chunkBytes);
 
 /**
- * Calls `onLine` for each complete line of chunk `k` (text without `\n`, start offset, bytes
- * with `\n`), until it returns false. A line starting in the chunk is read to its end even past
+ * Calls `onLine` for each complete line of chunk `k` (its bytes without `\n` — a view into a
+ * buffer the next call reuses — and its start offset), until it returns false. A line starting in the chunk is read to its end even past
  * the chunk. Returns false when a line starting in the chunk runs past MAX_LINE_BYTES without
  * a `\n` (it cannot be sound); a partial line at `to` is the reader's torn tail, not the chunk's.
  * `buf` is reused between calls (it grows to chunkBytes + MAX_LINE_BYTES + 1).
@@ -63,7 +67,7 @@ export function forEachChunkLine(
   fd: number,
   plan: ChunkPlan,
   k: number,
-  onLine: (text: string, start: number, bytes: number) => boolean,
+  onLine: (bytes: Buffer, start: number) => boolean,
   scratch: { buf: Buffer },
 ): boolean {
   const a = plan.from + k * plan.chunkBytes;
@@ -90,7 +94,7 @@ export function forEachChunkLine(
   while (regionStart + i < b) {
     const nl = buf.indexOf(10, i);
     if (nl === -1) return regionStart + got === plan.to; // a torn tail; else an overlong line
-    if (!onLine(buf.toString('utf8', i, nl), regionStart + i, nl + 1 - i)) return true;
+    if (!onLine(buf.subarray(i, nl), regionStart + i)) return true;
     i = nl + 1;
   }
   return true;
@@ -106,8 +110,8 @@ export const CONTROL = { NEXT: 0, STOP: 1, STATUS: 2 } as const;
 export const VERDICT = { PENDING: 0, SOUND: 1, UNSOUND: 2 } as const;
 
 /**
- * Claims and judges chunks until none is left (or the reader stops): the loop a verify worker
- * runs, and the reader too while it waits for a chunk it needs.
+ * Judges chunk k (claimed by the caller: a verify thread, or the reader while it waits) and
+ * publishes the verdict: first how far its lines are sound, then the status the reader waits on.
  */
 export function judgeChunk(
   fd: number,
@@ -125,9 +129,9 @@ export function judgeChunk(
       fd,
       plan,
       k,
-      (text, start, bytes) => {
-        sound = lineIsSound(text, bytes);
-        if (sound) judgedEnd = start + bytes - chunkStart;
+      (bytes, start) => {
+        sound = lineIsSound(bytes);
+        if (sound) judgedEnd = start + bytes.length + 1 - chunkStart;
         return sound;
       },
       scratch,

@@ -71,6 +71,8 @@ export class LedgerStore {
   readonly position: FoldPosition;
   /** The partial last line seen by the latest read, if any. */
   torn: TornTail | null = null;
+  /** Lines folded whose own checks a verify thread made (verify-pool.ts): for tests and diagnostics. */
+  linesVerifiedAhead = 0;
   private readonly lock: AppendLock;
   private writeFd: number | undefined;
   private readFd: number | undefined;
@@ -117,7 +119,7 @@ export class LedgerStore {
       this.torn = null; // nothing new: the usual case for a writer that just took the lock
       return;
     }
-    const pool = VerifyPool.start(this.ledgerPath, this.position.offset, size, this.verify);
+    const pool = VerifyPool.start(fd, this.position.offset, size, this.verify);
     let scanned: ReturnType<typeof scanLines>;
     try {
       scanned = scanLines(
@@ -127,7 +129,7 @@ export class LedgerStore {
           const lineNo = this.position.lines + 1;
           const ev = pool?.isSound(line.start, line.end)
             ? this.soundLine(line.text, lineNo)
-            : this.verifyLine(line.text, lineNo);
+            : this.verifyLine(line.text, lineNo, line.notUtf8);
           const refusal = evolve(this.state, ev);
           if (!refusal && ev.event === 'enqueue') this.state.enqueueOffsets.set(ev.job_id, line.start);
           if (refusal)
@@ -263,13 +265,20 @@ export class LedgerStore {
 
   /** A line a verify thread found sound: what is left to check is its link to the line before. */
   private soundLine(text: string, lineNo: number): LedgerEvent {
-    const ev = JSON.parse(text) as LedgerEvent;
+    let ev: LedgerEvent;
+    try {
+      ev = JSON.parse(text) as LedgerEvent;
+    } catch {
+      return this.verifyLine(text, lineNo); // not what was judged: say exactly what it is
+    }
     if (ev.seq !== this.state.lastSeq + 1 || ev.prev !== this.state.lastHash)
       return this.verifyLine(text, lineNo);
+    this.linesVerifiedAhead += 1;
     return ev;
   }
 
-  private verifyLine(text: string, lineNo: number): LedgerEvent {
+  private verifyLine(text: string, lineNo: number, notUtf8 = false): LedgerEvent {
+    if (notUtf8) throw new LedgerCorruptError(lineNo, 'not valid UTF-8', this.name);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

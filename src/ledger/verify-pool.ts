@@ -1,24 +1,27 @@
 /**
  * Parallel verification of a long range of the ledger: worker threads judge chunks of it ahead
- * of the reader (sound.ts: parse, canonical form, hash, schema — every check a line allows on its
- * own), while the reader folds in order and makes only the checks that need the lines before
- * (seq, prev, ts_utc order) and the machine. A replay or an audit of a big ledger so spends about
- * half its CPU off the thread that folds (docs/decisions.md, "Parallel verification").
+ * of the reader (sound.ts: parse, UTF-8, canonical form, hash, schema — every check a line allows
+ * on its own), while the reader folds in order and makes only the checks that need the lines
+ * before (seq, prev, ts_utc order) and the machine (docs/decisions.md, "Parallel verification").
  *
- * The reader never waits idle: a chunk nobody has claimed yet when it gets there, it claims and
- * reads with its full sequential checks; while a chunk it needs is still being judged, it judges
- * later ones itself. A line it takes as sound was judged so by somebody, byte for byte at the
- * same offset and to the same end; any other line — unsound, unjudged, past what was judged —
- * goes through the full path, which names a problem exactly as a reader without threads would.
+ * The reader claims a chunk nobody has claimed yet when it gets there, and reads it with its full
+ * sequential checks; while a chunk it needs is still being judged, it judges later ones itself,
+ * and waits only when none is left. A line it takes as sound was judged so by a thread through
+ * the reader's own file descriptor, at the same offset and to the same end, and lies wholly in
+ * the complete lines the file had when the read began — bytes an append-only ledger never
+ * changes (a torn tail, which the next writer truncates, is never judged). Any other line —
+ * unsound, unjudged, past what was judged — goes through the full path, which names a problem
+ * exactly as a reader without threads would.
  *
  * Worker threads run the compiled JavaScript (dist/): when this module runs from TypeScript
  * sources (vitest), there is no pool and reading is sequential.
  */
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { UsageError } from '../errors.js';
+import { endOfCompleteLines } from './scan.js';
 import { chunkCount, chunkOf, CONTROL, judgeChunk, VERDICT, type ChunkPlan } from './sound.js';
 
 export interface VerifyOptions {
@@ -27,7 +30,7 @@ export interface VerifyOptions {
    * set, else one fewer than the CPUs this process may use, at most MAX_DEFAULT_THREADS.
    */
   readonly threads?: number;
-  /** A shorter range is read without threads (starting them costs ≈ 30–50 ms). */
+  /** A shorter range is read without threads (DEFAULT_MIN_BYTES). */
   readonly minBytes?: number;
   readonly chunkBytes?: number;
   /**
@@ -37,7 +40,11 @@ export interface VerifyOptions {
   readonly readerWaits?: boolean;
 }
 
-export const DEFAULT_MIN_BYTES = 8 << 20;
+/**
+ * A shorter range is read on one thread: starting a thread costs ≈ 30–50 ms, and on 2 vCPUs
+ * the threaded read only pulls ahead past ≈ 16–30 MiB.
+ */
+export const DEFAULT_MIN_BYTES = 32 << 20;
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
 const MAX_DEFAULT_THREADS = 3;
 const MAX_THREADS = 64;
@@ -53,8 +60,8 @@ export function verifyThreads(option?: number): number {
   if (option !== undefined) return option;
   const env = process.env.EXECPLANE_VERIFY_THREADS;
   if (env !== undefined && env !== '') {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 0 || n > MAX_THREADS)
+    const n = /^[0-9]{1,2}$/.test(env) ? Number(env) : Number.NaN;
+    if (!(n <= MAX_THREADS))
       throw new UsageError(
         'E_USAGE',
         `EXECPLANE_VERIFY_THREADS must be a whole number from 0 to ${MAX_THREADS} (got ${JSON.stringify(env)}); 0 reads without threads`,
@@ -85,28 +92,30 @@ export class VerifyPool {
   }
 
   /**
-   * A pool judging [from, to) of the file at `path`, or null when the range is too short, no
-   * thread is wanted, or the worker script is not there (running from sources).
+   * A pool judging the complete lines of [from, size) of the file open as `fd` (the reader's own
+   * descriptor: threads read through it, so they judge the very file the reader folds), or null
+   * when the range is too short, no thread is wanted, or the worker script is not there.
    */
-  static start(path: string, from: number, to: number, options: VerifyOptions = {}): VerifyPool | null {
+  static start(fd: number, from: number, size: number, options: VerifyOptions = {}): VerifyPool | null {
     const threads = verifyThreads(options.threads);
-    if (threads <= 0 || to - from < (options.minBytes ?? DEFAULT_MIN_BYTES)) return null;
+    if (threads <= 0 || size - from < (options.minBytes ?? DEFAULT_MIN_BYTES)) return null;
     workerScriptExists ??= existsSync(fileURLToPath(workerUrl));
     if (!workerScriptExists) return null;
+    const to = endOfCompleteLines(fd, from, size);
+    if (to <= from) return null;
     const plan: ChunkPlan = { from, to, chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES };
     const chunks = chunkCount(plan);
     const control = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (CONTROL.STATUS + 2 * chunks));
-    const fd = openSync(path, 'r');
     const workers: Worker[] = [];
     for (let i = 0; i < Math.min(threads, chunks); i++) {
       let worker: Worker;
       try {
-        worker = new Worker(workerUrl, { workerData: { path, plan, control } });
+        worker = new Worker(workerUrl, { workerData: { fd, plan, control } });
       } catch {
         break; // no thread to be had (resources): the reader judges what no thread takes
       }
-      // A thread that fails never blocks the reader (it judges what is left itself, STALL_MS at
-      // worst for a chunk the thread had claimed); its error is not the reader's to report.
+      // A thread that fails never blocks the reader for good: it judges what is left itself, after
+      // STALL_MS for a chunk the failed thread had claimed. The error is not the reader's to report.
       worker.on('error', () => {});
       worker.unref();
       workers.push(worker);
@@ -135,13 +144,15 @@ export class VerifyPool {
     return { judged, chunks: this.chunks };
   }
 
-  /** Stops the threads (they finish the chunk in hand, or are terminated) and closes the file. */
+  /**
+   * Stops the threads: they claim nothing more and are terminated. Call it before the reader's
+   * descriptor is closed (a thread still reading gets an error or stale bytes, never used).
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     Atomics.store(this.control, CONTROL.STOP, 1);
     for (const w of this.workers) void w.terminate();
-    closeSync(this.fd);
   }
 
   /** How far chunk k's lines were judged sound, as an end offset; -1 when the reader reads it itself. */

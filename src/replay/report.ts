@@ -11,8 +11,8 @@ import type { TornTail } from '../ledger/scan.js';
 
 /**
  * A job as `replay` and `show` report it. Its members are listed — and built — in canonical
- * (sorted) order, so the view's JSON.stringify is its canonical JSON: the text `replay --json`
- * prints for a job is the text its `state_digest` hashes.
+ * (sorted) order, so the view's canonical JSON, which `replay --json` prints for it and
+ * `state_digest` hashes, costs one native JSON.stringify (canonical.ts).
  */
 export interface JobView {
   readonly attempt: number;

@@ -1,15 +1,28 @@
 /** Runs the real CLI (`node bin/execplane.js …`, built into dist/) as a user would. */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/execplane.js', import.meta.url));
 
-/** Throws unless `npm run build` has produced dist/ (npm test builds before vitest). */
+/**
+ * Throws unless `npm run build` has produced dist/ from the current sources (npm test builds
+ * before vitest): tests of the CLI or of worker threads run the compiled JavaScript, and a stale
+ * build would test yesterday's code.
+ */
 export function requireDist(): void {
   const main = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` before the e2e tests`);
+  for (const dir of ['src', 'machines']) {
+    for (const file of readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })) {
+      if (!file.endsWith('.ts') || file.endsWith('.d.ts')) continue;
+      const js = join(ROOT, 'dist', dir, file.replace(/\.ts$/, '.js'));
+      if (!existsSync(js) || statSync(join(ROOT, dir, file)).mtimeMs > statSync(js).mtimeMs)
+        throw new Error(`dist/ is older than ${dir}/${file}: run \`npm run build\` (npm test does)`);
+    }
+  }
 }
 
 export interface CliResult {

@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.js';
 import { fromCheckpointOption, homeOption, jsonOption, ledgerOption, parsePositiveInt } from '../options.js';
 import { openForRead } from '../open.js';
 import { printLines, warn } from '../output.js';
+import { canonicalJson } from '../../canonical.js';
 import type { ReplayReport } from '../../replay/report.js';
 
 interface ReplayOpts {
@@ -73,10 +74,12 @@ checkpoint.json is refreshed afterwards when 10,000 or more lines were folded pa
 }
 
 /**
- * The report exactly as `JSON.stringify(report)` would print it, written a few hundred jobs at a
- * time: a 100,000-job report is ≈ 70 MB of text, held twice (string, then bytes) when printed
- * in one piece: streaming took `replay --json` of a 1M-event ledger from ≈ 370 to ≈ 290 MB peak
- * RSS (docs/decisions.md, "Replay memory").
+ * The report as `JSON.stringify(report)` would print it — except that each job is its canonical
+ * JSON, the text `state_digest` hashes (the same text unless a result or error has keys that
+ * JavaScript orders differently, integer-like ones) — written a few hundred jobs at a time: a
+ * 100,000-job report is ≈ 70 MB of text, held twice (string, then bytes) when printed in one
+ * piece: streaming took `replay --json` of a 1M-event ledger from ≈ 370 to ≈ 290 MB peak RSS
+ * (docs/decisions.md, "Replay memory").
  */
 function printReportJson(report: ReplayReport): void {
   const members = Object.entries(report).filter(([, v]) => v !== undefined);
@@ -88,7 +91,7 @@ function printReportJson(report: ReplayReport): void {
     const ids = Object.keys(jobs);
     process.stdout.write('{');
     for (let at = 0; at < ids.length; at += 500) {
-      const chunk = ids.slice(at, at + 500).map((id) => `${JSON.stringify(id)}:${JSON.stringify(jobs[id])}`);
+      const chunk = ids.slice(at, at + 500).map((id) => `${JSON.stringify(id)}:${canonicalJson(jobs[id])}`);
       process.stdout.write(`${at ? ',' : ''}${chunk.join(',')}`);
     }
     process.stdout.write('}');
