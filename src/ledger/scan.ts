@@ -70,6 +70,10 @@ export function scanLines(
     pos += n;
     const chunk: Buffer = carry.length ? Buffer.concat([carry, buf.subarray(0, n)]) : buf.subarray(0, n);
     let i = 0;
+    // One check for all the chunk's complete lines (a `\n` is never inside a UTF-8 sequence, so
+    // valid bytes cut at `\n`s are valid lines); line by line only when it fails.
+    const lastNl = chunk.lastIndexOf(10);
+    const allUtf8 = lastNl !== -1 && isUtf8(chunk.subarray(0, lastNl));
     for (let nl = chunk.indexOf(10, i); nl !== -1; nl = chunk.indexOf(10, i)) {
       const end = chunkStart + nl + 1;
       const line: ScannedLine = oversized
@@ -78,7 +82,7 @@ export function scanLines(
             text: chunk.toString('utf8', i, nl),
             start: lineStart,
             end,
-            notUtf8: !isUtf8(chunk.subarray(i, nl)),
+            notUtf8: !allUtf8 && !isUtf8(chunk.subarray(i, nl)),
           };
       i = nl + 1;
       lineStart = end;
