@@ -122,6 +122,9 @@ export function scanLines(
 export function endOfCompleteLines(fd: number, from: number, size: number): number {
   const span = Math.min(size - from, TAIL_LOOKBACK);
   if (span <= 0) return from;
+  // The usual case, a file that ends on a line: one byte tells.
+  const last = Buffer.allocUnsafe(1);
+  if (readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 10) return size;
   const buf = Buffer.allocUnsafe(span);
   let got = 0;
   while (got < span) {

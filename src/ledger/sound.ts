@@ -57,11 +57,12 @@ export const chunkOf = (p: ChunkPlan, lineStart: number): number =>
   Math.floor((lineStart - p.from) / p.chunkBytes);
 
 /**
- * Calls `onLine` for each complete line of chunk `k` (its bytes without `\n` — a view into a
- * buffer the next call reuses — and its start offset), until it returns false. A line starting in the chunk is read to its end even past
- * the chunk. Returns false when a line starting in the chunk runs past MAX_LINE_BYTES without
- * a `\n` (it cannot be sound); a partial line at `to` is the reader's torn tail, not the chunk's.
- * `buf` is reused between calls (it grows to chunkBytes + MAX_LINE_BYTES + 1).
+ * Calls `onLine` for each complete line of chunk `k` (its bytes without `\n` — a view into
+ * `scratch.buf`, which the next call reuses — and its start offset), until it returns false. A
+ * line starting in the chunk is read to its end even past the chunk. Returns false when a line
+ * starting in the chunk runs past MAX_LINE_BYTES without a `\n` (it cannot be sound); a partial
+ * line at `to` is the reader's torn tail, not the chunk's. `scratch.buf` grows to chunkBytes +
+ * MAX_LINE_BYTES + 1.
  */
 export function forEachChunkLine(
   fd: number,
