@@ -133,6 +133,32 @@ describe('execplane import-legacy', () => {
     expect((await execplane(['audit', out])).code).toBe(0);
   });
 
+  it('a line that is not UTF-8 is dropped and reported, never imported with U+FFFD in it', async () => {
+    const dir = tmp();
+    const old = join(dir, 'old.jsonl');
+    const sample = readFileSync(join(LEGACY, 'legacy-sample.jsonl'));
+    const lines = sample.toString('utf8').split('\n');
+    const first = lines.findIndex((l) => l.includes('"event": "enqueue"') || l.includes('"event":"enqueue"'));
+    expect(first).toBeGreaterThanOrEqual(0);
+    // The first enqueue's job_type with one byte that is not UTF-8 in it; the last line unfinished
+    // and not UTF-8 either.
+    const bad = Buffer.from(lines[first]!.replace('"job_type"', '"job_\u0000type"'));
+    bad[bad.indexOf(0)] = 0xff;
+    const rest = lines.filter((_, i) => i !== first && lines[i] !== '').join('\n');
+    writeFileSync(old, Buffer.concat([bad, Buffer.from(`\n${rest}\n`), Buffer.from([0x7b, 0xc3])]));
+    const total = rest.split('\n').length + 2;
+    const out = join(dir, 'new.jsonl');
+    const r = await execplane(['import-legacy', old, '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as ImportJson;
+    const unparseable = report.anomalies.filter((a) => a.code === 'LEGACY_UNPARSEABLE');
+    expect(unparseable.map((a) => [a.line, a.message])).toEqual([
+      [1, 'not valid UTF-8; the line is dropped'],
+      [total, 'not valid UTF-8; the line is dropped'],
+    ]);
+    expect(readFileSync(out, 'utf8')).not.toContain('\ufffd');
+  });
+
   it('refuses to overwrite --out, and garbage input exits 2 with one clear line, writing nothing', async () => {
     const dir = tmp();
     const existing = join(dir, 'exists.jsonl');

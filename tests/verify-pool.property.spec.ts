@@ -206,12 +206,19 @@ describe('chunks and soundness (sources)', () => {
     expect(sound).toBeGreaterThan(60); // edits that keep a line valid (and so sound) were made
   });
 
-  it('a torn tail rewritten while the ledger is read is reported as it was, never stitched into a line', () => {
+  it('a torn tail rewritten while the ledger is read is never stitched into a line', () => {
+    // The read ends at the lines complete when it began; by the time it looks at what follows,
+    // that is complete lines (the next read's), not a tail.
     const race = tornRace(tmp());
     expect(readDuringRewrite(race, (path, options) => Plane.openLedgerFile(path, options))).toEqual({
       last_seq: race.lines,
-      torn: race.tornBytes,
+      torn: undefined,
+      verifiedAhead: 0,
     });
+    // Read again, the file is the lines before the tail and the two appended in its place.
+    const again = Plane.openLedgerFile(race.path);
+    expect(again.report().last_seq).toBe(race.lines + 2);
+    again.close();
   });
 
   it('a line whose bytes are not UTF-8 is corrupt, even where its text hashes right', async () => {
@@ -289,10 +296,13 @@ describe('with worker threads (dist)', () => {
 
   it('with threads too, a torn tail rewritten during the read is neither trusted nor stitched', () => {
     const race = tornRace(tmp());
-    const verify = { threads: 1, minBytes: 0, chunkBytes: 64 << 10 };
-    expect(
-      readDuringRewrite(race, (path, options) => plane.Plane.openLedgerFile(path, { ...options, verify })),
-    ).toEqual({ last_seq: race.lines, torn: race.tornBytes });
+    // readerWaits: the lines are read by the threads' verdicts, not by the reader's own checks.
+    const verify = { threads: 1, minBytes: 0, chunkBytes: 64 << 10, readerWaits: true };
+    const r = readDuringRewrite(race, (path, options) =>
+      plane.Plane.openLedgerFile(path, { ...options, verify }),
+    );
+    expect({ last_seq: r.last_seq, torn: r.torn }).toEqual({ last_seq: race.lines, torn: undefined });
+    expect(r.verifiedAhead).toBe(race.lines);
   });
 
   /** What replay and audit say of `path`; `split`: fold to that seq first, then the rest (from > 0). */

@@ -61,7 +61,7 @@ export class IntegrityCheck {
    * allows on its own (src/ledger/sound.ts), so only its links to the line before are left.
    */
   check(raw: RawLine, sound = false): IntegrityResult {
-    if (sound) return this.checkLinks(raw);
+    if (sound && !raw.notUtf8) return this.checkLinks(raw);
     const findings: Finding[] = [];
     const blind: LineRef = { line: raw.line, seq: null, job_id: null };
     const unreadable = (message: string): IntegrityResult => {

@@ -44,7 +44,7 @@ export interface TornTail {
  * Lines are read only up to the end of the complete lines the file has when the scan starts
  * (`endOfCompleteLines`): the bytes after the last `\n` are the one part of a ledger that changes
  * under a reader — the next appender moves a torn tail aside and appends in its place — so they
- * are reported as the torn tail from one look, never stitched from reads on both sides of such a
+ * are taken in one read at the end (`tailAt`), never stitched from reads on both sides of such a
  * change into a line that was never written.
  */
 export function scanLines(
@@ -52,7 +52,8 @@ export function scanLines(
   from: number,
   onLine: (line: ScannedLine) => boolean | void,
   maxLineBytes = Infinity,
-  /** The file's size, when the caller just read it (a catch-up does): saves an fstat. */
+  /** The file's size, when the caller just read it (a catch-up does): saves an fstat. The file
+   * may have changed since: the scan goes by what it reads. */
   size = fstatSync(fd).size,
 ): { offset: number; torn: TornTail | null; stoppedEarly: boolean } {
   const complete = endOfCompleteLines(fd, from, size);
@@ -94,17 +95,8 @@ export function scanLines(
     // next read reuses `buf` (nothing to copy in the usual case, a chunk of whole lines).
     carry = oversized || i === chunk.length ? EMPTY : Buffer.from(chunk.subarray(i));
   }
-  if (complete < size) {
-    // What follows the last complete line, as it is now: its size and whether it starts a line.
-    const first = Buffer.alloc(1);
-    const n = readSync(fd, first, 0, 1, complete);
-    const bytes = size - complete;
-    return {
-      offset: complete,
-      torn: { offset: complete, bytes, startsWithBrace: n === 1 && first[0] === 0x7b },
-      stoppedEarly: false,
-    };
-  }
+  if (complete < size && pos === complete)
+    return { offset: complete, torn: tailAt(fd, complete, size), stoppedEarly: false };
   const torn =
     pos > lineStart
       ? { offset: lineStart, bytes: pos - lineStart, startsWithBrace: carry[0] === 0x7b }
@@ -113,8 +105,26 @@ export function scanLines(
 }
 
 /**
+ * The bytes after the last complete line, read in one look (at most TAIL_LOOKBACK of them): the
+ * torn tail as it is now. None when they are gone — the next appender moved them aside — or now
+ * hold a `\n` (it appended complete lines in their place, which the next read will fold).
+ */
+function tailAt(fd: number, offset: number, size: number): TornTail | null {
+  const buf = Buffer.allocUnsafe(Math.min(size - offset, TAIL_LOOKBACK));
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  if (got === 0 || buf.subarray(0, got).includes(10)) return null;
+  return { offset, bytes: got, startsWithBrace: buf[0] === 0x7b };
+}
+
+/**
  * The offset just past the last `\n` in [from, size) of `fd` — the end of the complete lines,
- * bytes an append-only ledger never changes — looking back at most TAIL_LOOKBACK bytes: `from`
+ * bytes an append-only ledger does not change (but for a writer taking back its own failed,
+ * unacknowledged write) — looking back at most TAIL_LOOKBACK bytes: `from`
  * when that many hold no `\n` and are all there is (the whole range can be an unfinished line),
  * `size` when there are more (no tail that long can be an interrupted append: the scan reads on
  * and reports what it finds).

@@ -128,7 +128,7 @@ export class LedgerStore {
         (line) => {
           const lineNo = this.position.lines + 1;
           const ev = pool?.isSound(line.start, line.end)
-            ? this.soundLine(line.text, lineNo)
+            ? this.soundLine(line.text, lineNo, line.notUtf8)
             : this.verifyLine(line.text, lineNo, line.notUtf8);
           const refusal = evolve(this.state, ev);
           if (!refusal && ev.event === 'enqueue') this.state.enqueueOffsets.set(ev.job_id, line.start);
@@ -264,12 +264,13 @@ export class LedgerStore {
   }
 
   /** A line a verify thread found sound: what is left to check is its link to the line before. */
-  private soundLine(text: string, lineNo: number): LedgerEvent {
+  private soundLine(text: string, lineNo: number, notUtf8: boolean): LedgerEvent {
     let ev: LedgerEvent;
     try {
+      if (notUtf8) throw new Error('not what was judged');
       ev = JSON.parse(text) as LedgerEvent;
     } catch {
-      return this.verifyLine(text, lineNo); // not what was judged: say exactly what it is
+      return this.verifyLine(text, lineNo, notUtf8); // not what was judged: say exactly what it is
     }
     if (ev.seq !== this.state.lastSeq + 1 || ev.prev !== this.state.lastHash)
       return this.verifyLine(text, lineNo);

@@ -8,8 +8,9 @@
  * sequential checks; while a chunk it needs is still being judged, it judges later ones itself,
  * and waits only when none is left. A line it takes as sound was judged so by a thread through
  * the reader's own file descriptor, at the same offset and to the same end, and lies wholly in
- * the complete lines the file had when the read began — bytes an append-only ledger never
- * changes (a torn tail, which the next writer truncates, is never judged). Any other line —
+ * the complete lines the file had when the read began — bytes an append-only ledger does not
+ * change (a torn tail, which the next writer truncates, is never judged; a writer taking back
+ * its own failed write is the one exception, and it troubles a reader without threads alike). Any other line —
  * unsound, unjudged, past what was judged — goes through the full path, which names a problem
  * exactly as a reader without threads would.
  *

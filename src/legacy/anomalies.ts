@@ -3,7 +3,7 @@
  * the old file's line and a stable code (docs/import-legacy.md describes each and its resolution).
  */
 export const ANOMALY_CODES = {
-  LEGACY_UNPARSEABLE: 'a line is not JSON of an object (dropped)',
+  LEGACY_UNPARSEABLE: 'a line is not UTF-8 JSON of an object (dropped)',
   LEGACY_INVALID_EVENT: 'an event lacks a field it needs or has an impossible value (dropped)',
   LEGACY_UNKNOWN_EVENT: 'an event type the old system did not define (dropped)',
   LEGACY_TS_BACKWARDS: 'ts_utc before the previous line’s (clamped to it, as an appender does)',

@@ -9,6 +9,7 @@
  * The old file is streamed in slices of lines (bounded memory); each legacy line is one group
  * commit (one fdatasync), since a commit has one time and the legacy times must survive.
  */
+import { isUtf8 } from 'node:buffer';
 import {
   existsSync,
   linkSync,
@@ -25,7 +26,7 @@ import { auditLedgerFile } from '../audit/audit-file.js';
 import type { Command } from '../core/commands.js';
 import { stateOf } from '../core/plane-state.js';
 import { ExecplaneError, UsageError } from '../errors.js';
-import { scanLines, withReadFd } from '../ledger/scan.js';
+import { scanLines, withReadFd, type ScannedLine } from '../ledger/scan.js';
 import { Plane } from '../plane.js';
 import type { Clock } from '../time.js';
 import type { Anomaly } from './anomalies.js';
@@ -118,8 +119,16 @@ async function importInto(oldPath: string, outPath: string, tmpHome: string): Pr
     }
   };
 
-  const handle = async (text: string, line: number) => {
-    const parsed = parseLegacyLine(text, line);
+  const handle = async (text: string, line: number, notUtf8: boolean) => {
+    // Decoding would put U+FFFD in place of the bad bytes, a change nobody asked for: drop it.
+    const parsed = notUtf8
+      ? ({
+          code: 'LEGACY_UNPARSEABLE',
+          line,
+          job_id: null,
+          message: 'not valid UTF-8; the line is dropped',
+        } as const)
+      : parseLegacyLine(text, line);
     if ('code' in parsed) return void anomalies.push(parsed);
     records += 1;
     let tsMs = parsed.tsMs;
@@ -146,19 +155,19 @@ async function importInto(oldPath: string, outPath: string, tmpHome: string): Pr
   };
 
   for (let offset = 0; ;) {
-    const slice: string[] = [];
+    const slice: ScannedLine[] = [];
     const r = withReadFd(oldPath, (fd) => {
-      const scanned = scanLines(fd, offset, (l) => slice.push(l.text) < SLICE_LINES);
+      const scanned = scanLines(fd, offset, (l) => slice.push(l) < SLICE_LINES);
       if (scanned.stoppedEarly || !scanned.torn) return { ...scanned, tail: null };
       const tail = Buffer.alloc(scanned.torn.bytes);
       readSync(fd, tail, 0, tail.length, scanned.torn.offset);
-      return { ...scanned, tail: tail.toString('utf8') };
+      return { ...scanned, tail };
     });
-    for (const text of slice) await handle(text, ++lines);
+    for (const l of slice) await handle(l.text, ++lines, l.notUtf8);
     offset = r.offset;
     if (!r.stoppedEarly) {
       // A last line without '\n' is still a line of the old file (Python may not end with one).
-      if (r.tail !== null) await handle(r.tail, ++lines);
+      if (r.tail !== null) await handle(r.tail.toString('utf8'), ++lines, !isUtf8(r.tail));
       break;
     }
   }

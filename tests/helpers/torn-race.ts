@@ -15,7 +15,6 @@ export interface TornRace {
   readonly path: string;
   /** Lines complete before the tail. */
   readonly lines: number;
-  readonly tornBytes: number;
   /** Rewrites the tail: the torn bytes moved aside, the real line and the next appended. */
   readonly rewrite: () => void;
 }
@@ -38,7 +37,6 @@ export function tornRace(dir: string): TornRace {
   return {
     path,
     lines: m,
-    tornBytes: torn.length,
     rewrite: () => {
       const fd = openSync(path, 'r+');
       try {
@@ -55,7 +53,7 @@ export function tornRace(dir: string): TornRace {
 export function readDuringRewrite(
   race: TornRace,
   open: (path: string, options: Pick<OpenOptions, 'onEvent'>) => PlaneClass,
-): { last_seq: number; torn: number | undefined } {
+): { last_seq: number; torn: number | undefined; verifiedAhead: number } {
   let rewritten = false;
   const plane = open(race.path, {
     onEvent: (_ev, line) => {
@@ -66,7 +64,12 @@ export function readDuringRewrite(
     },
   });
   try {
-    return { last_seq: plane.report().last_seq, torn: plane.report().torn_tail?.bytes };
+    const report = plane.report();
+    return {
+      last_seq: report.last_seq,
+      torn: report.torn_tail?.bytes,
+      verifiedAhead: plane.store.linesVerifiedAhead,
+    };
   } finally {
     plane.close();
   }
