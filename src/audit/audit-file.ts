@@ -24,7 +24,8 @@ export function auditLedgerFile(path: string, options: FileAuditOptions = {}): A
   const auditor = new Auditor(options);
   let lineNo = 0;
   const { torn } = withReadFd(path, (fd) => {
-    const pool = VerifyPool.start(fd, 0, fstatSync(fd).size, options.verify);
+    const size = fstatSync(fd).size;
+    const pool = VerifyPool.start(fd, 0, size, options.verify);
     try {
       return scanLines(
         fd,
@@ -46,6 +47,7 @@ export function auditLedgerFile(path: string, options: FileAuditOptions = {}): A
           }
         },
         MAX_LINE_BYTES,
+        size,
       );
     } finally {
       pool?.close();

@@ -111,12 +111,7 @@ export function scanLines(
  */
 function tailAt(fd: number, offset: number, size: number): TornTail | null {
   const buf = Buffer.allocUnsafe(Math.min(size - offset, TAIL_LOOKBACK));
-  let got = 0;
-  while (got < buf.length) {
-    const n = readSync(fd, buf, got, buf.length - got, offset + got);
-    if (n === 0) break;
-    got += n;
-  }
+  const got = readAt(fd, buf, buf.length, offset);
   if (got === 0 || buf.subarray(0, got).includes(10)) return null;
   return { offset, bytes: got, startsWithBrace: buf[0] === 0x7b };
 }
@@ -136,15 +131,21 @@ export function endOfCompleteLines(fd: number, from: number, size: number): numb
   const last = Buffer.allocUnsafe(1);
   if (readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 10) return size;
   const buf = Buffer.allocUnsafe(span);
-  let got = 0;
-  while (got < span) {
-    const n = readSync(fd, buf, got, span - got, size - span + got);
-    if (n === 0) break;
-    got += n;
-  }
+  const got = readAt(fd, buf, span, size - span);
   const nl = buf.subarray(0, got).lastIndexOf(10);
   if (nl !== -1) return size - span + nl + 1;
   return size - from <= MAX_LINE_BYTES ? from : size;
+}
+
+/** Reads up to `length` bytes at `position` into `buf` (from 0), as many as the file has there. */
+export function readAt(fd: number, buf: Buffer, length: number, position: number): number {
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
 }
 
 /** Opens `path` read-only, runs `fn`, closes. */

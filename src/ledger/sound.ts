@@ -11,10 +11,10 @@
  * read, never what is reported about it.
  */
 import { isUtf8 } from 'node:buffer';
-import { readSync } from 'node:fs';
 import { isSchemaValidEvent } from '../schema/validate.js';
 import { parseTsUtc } from '../time.js';
 import { chainProblem, MAX_LINE_BYTES } from './line.js';
+import { readAt } from './scan.js';
 
 /**
  * Whether a line (its bytes without the `\n`) passes every context-free check: at most
@@ -79,12 +79,7 @@ export function forEachChunkLine(
   const regionEnd = Math.min(plan.to, b + MAX_LINE_BYTES + 1);
   const length = regionEnd - regionStart;
   if (scratch.buf.length < length) scratch.buf = Buffer.allocUnsafe(length);
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, scratch.buf, got, length - got, regionStart + got);
-    if (n === 0) break;
-    got += n;
-  }
+  const got = readAt(fd, scratch.buf, length, regionStart);
   const buf = scratch.buf.subarray(0, got);
   let i = 0; // index in buf of the next line's start
   if (regionStart !== a) {

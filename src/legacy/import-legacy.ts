@@ -120,15 +120,7 @@ async function importInto(oldPath: string, outPath: string, tmpHome: string): Pr
   };
 
   const handle = async (text: string, line: number, notUtf8: boolean) => {
-    // Decoding would put U+FFFD in place of the bad bytes, a change nobody asked for: drop it.
-    const parsed = notUtf8
-      ? ({
-          code: 'LEGACY_UNPARSEABLE',
-          line,
-          job_id: null,
-          message: 'not valid UTF-8; the line is dropped',
-        } as const)
-      : parseLegacyLine(text, line);
+    const parsed = parseLegacyLine(text, line, notUtf8);
     if ('code' in parsed) return void anomalies.push(parsed);
     records += 1;
     let tsMs = parsed.tsMs;

@@ -52,13 +52,15 @@ export function parseLegacyTs(ts: unknown): number {
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function parseLegacyLine(text: string, line: number): LegacyRecord | Anomaly {
+/** `notUtf8`: the line's bytes were not UTF-8 (decoding would put U+FFFD in their place). */
+export function parseLegacyLine(text: string, line: number, notUtf8 = false): LegacyRecord | Anomaly {
   const drop = (code: Anomaly['code'], message: string, job_id: string | null = null): Anomaly => ({
     code,
     line,
     job_id,
     message,
   });
+  if (notUtf8) return drop('LEGACY_UNPARSEABLE', 'not valid UTF-8; the line is dropped');
   let raw: unknown;
   try {
     raw = JSON.parse(text);
