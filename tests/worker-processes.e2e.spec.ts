@@ -71,6 +71,22 @@ async function stopOutsideAppendLock(
   }
 }
 
+/** Resolves once the process has written a line matching `pattern` to stderr. */
+function untilOutput(child: ReturnType<typeof startWorkProcess>, pattern: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) {
+        child.stderr?.off('data', onData);
+        resolve();
+      }
+    };
+    child.stderr?.on('data', onData);
+    void child.then((r) => reject(new Error(`exited (${r.exitCode}) before ${pattern}: ${seen}`)));
+  });
+}
+
 async function auditClean(home: string): Promise<void> {
   const r = await cli(['audit', '--home', home, '--json']);
   expect(r.exitCode, r.stdout + r.stderr).toBe(0);
@@ -80,20 +96,22 @@ describe('execplane work processes', () => {
   test('4 workers (two deciding with XState, two with the table) over 200 short jobs: each completes exactly once; audit clean', async () => {
     const p = plane();
     const specs = Array.from({ length: 200 }, (_, i) => agentSpec({ prompt: `job ${i}` }));
-    await enqueue(p.home, specs);
     const workers = Array.from({ length: 4 }, (_, i) =>
       startWorkProcess(p.home, p.workspace, [
         '--slots',
         '4',
-        '--max-idle-sec',
-        '1',
         '--worker-id',
         `w${i}`,
         '--engine',
         i % 2 ? 'table' : 'xstate',
-        '--quiet',
       ]),
     );
+    // The jobs go in once all four watch the ledger: a worker that started first could otherwise
+    // drain 200 short jobs before the others are up (it did, on a busy CI machine).
+    await Promise.all(workers.map((w) => untilOutput(w, /execplane work: ready: w\d/)));
+    await enqueue(p.home, specs);
+    await waitForLedger(p.ledger, (evs) => evs.filter((e) => e.event === 'complete').length === 200);
+    for (const w of workers) w.kill('SIGTERM');
     const results = await Promise.all(workers);
     for (const r of results) expect(r.exitCode, r.stderr).toBe(0);
     const events = ledgerEvents(p.ledger);

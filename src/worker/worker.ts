@@ -118,6 +118,10 @@ export class Worker {
   /** Runs until --once is done, idle time is up, shutdown completes, or the kill switch is on. */
   async run(): Promise<WorkerExit> {
     this.watch();
+    // Logged once it watches the ledger: from here on an append wakes it (scripts wait for it).
+    this.options.log?.(
+      `ready: ${this.workerId}, ${this.slots} slot(s), lease ${this.leaseSec}s, ledger at seq ${this.plane.state.lastSeq}`,
+    );
     const idleMs = (this.options.maxIdleSec ?? 0) * 1000;
     let lastBusyMs = this.clock.nowMs();
     try {
