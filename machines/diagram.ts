@@ -1,7 +1,8 @@
 /**
- * The job machine drawn from its own definition (so docs cannot drift from it): every state node
- * and transition of `jobMachine`, with the guards each transition composes.
+ * The job machine drawn from its own definition (so docs cannot drift from it): the transition
+ * table compiled from `jobMachine` (job.compile.ts), with the rules each transition composes.
  */
+import { compileJobTable } from './job.compile.js';
 import { jobMachine } from './job.machine.js';
 
 export interface TransitionRow {
@@ -12,19 +13,11 @@ export interface TransitionRow {
   readonly guards: readonly string[];
 }
 
-function guardNames(guard: unknown): string[] {
-  if (typeof guard === 'string') return [guard];
-  const g = guard as { guards?: unknown[] } | undefined;
-  return g?.guards ? g.guards.flatMap(guardNames) : [];
-}
-
 export function machineTransitions(): TransitionRow[] {
   const rows: TransitionRow[] = [];
-  for (const [from, node] of Object.entries(jobMachine.root.states)) {
-    for (const [event, defs] of node.transitions) {
-      for (const def of defs) {
-        rows.push({ from, event, to: def.target?.[0]?.key ?? from, guards: guardNames(def.guard) });
-      }
+  for (const [from, row] of Object.entries(compileJobTable(jobMachine).states)) {
+    for (const [event, transitions] of Object.entries(row)) {
+      for (const t of transitions ?? []) rows.push({ from, event, to: t.target, guards: t.guards });
     }
   }
   return rows;
@@ -38,7 +31,7 @@ export function finalStates(): string[] {
 
 /** A Mermaid `stateDiagram-v2` of the job machine. */
 export function machineMermaid(): string {
-  const lines = ['stateDiagram-v2', `  [*] --> ${String(jobMachine.root.config.initial)} : enqueue`];
+  const lines = ['stateDiagram-v2', `  [*] --> ${compileJobTable(jobMachine).initial} : enqueue`];
   for (const r of machineTransitions()) {
     const label = r.guards.length ? `${r.event} [${r.guards.join(', ')}]` : r.event;
     lines.push(`  ${r.from} --> ${r.to} : ${label}`);

@@ -1,39 +1,39 @@
 /**
  * Reads the job machine's transition table from `jobMachine`'s own state nodes (T1 of
  * job.table.ts): for each state and event, the candidate transitions in the machine's order, each
- * with its target, the names of its guards (flattened `and([...])`) and of its context updates.
+ * with its target, the names of the rules its guard composes (`all(...)`) and of its context updates.
  * `npm run gen:table` writes the result to machines/job.table.json, which is what processes load;
- * `node bin/gen-table.js --check` (part of `npm run build`, so of `npm test` and CI) fails when
+ * `node scripts/gen-table.js --check` (part of `npm run build`, so of `npm test` and CI) fails when
  * that file is not exactly what this function returns for the machine as it is now, so the two
  * cannot drift.
  */
 import type { AnyStateMachine } from 'xstate';
 import { guardRules, type GuardName } from './job.guards.js';
-import { jobMachine } from './job.machine.js';
+import { checkAll, jobMachine, type AllGuardParams } from './job.machine.js';
 import type { EventType, TableSpec, TransitionSpec } from './job.table.js';
 import { JOB_STATES, type JobStateValue } from './job.types.js';
 import { contextUpdates, type UpdateName } from './job.updates.js';
-
-interface GuardLike {
-  readonly name?: string;
-  readonly guards?: readonly unknown[];
-}
 
 function cannot(what: string): never {
   throw new Error(`the compiled job table cannot express ${what}; extend machines/job.compile.ts (T1)`);
 }
 
+/**
+ * The rules a transition's guard composes. The machine's one guard form is `all(...)`
+ * (job.machine.ts): XState's public guard object `{ type: 'all', params: { rules } }`, read as
+ * plain data. Anything else — an inline function, `and`/`or`/`not`, another named guard — throws.
+ */
 function guardList(guard: unknown, where: string): GuardName[] {
   if (guard === undefined) return [];
-  if (typeof guard === 'string') {
-    if (!(guard in guardRules)) cannot(`guard ${guard} (${where}): it is not in guardRules`);
-    return [guard as GuardName];
+  const g: { type?: unknown; params?: Partial<AllGuardParams> } | null =
+    typeof guard === 'object' ? guard : null;
+  const rules = g?.type === 'all' ? g.params?.rules : undefined;
+  if (!Array.isArray(rules)) return cannot(`a guard other than all(...) of job.guards.ts rules (${where})`);
+  for (const name of rules as unknown[]) {
+    if (typeof name !== 'string' || !(name in guardRules))
+      cannot(`guard rule ${String(name)} (${where}): it is not in guardRules`);
   }
-  const g = guard as GuardLike;
-  if (typeof guard === 'function' && g.name === 'and' && Array.isArray(g.guards)) {
-    return g.guards.flatMap((inner) => guardList(inner, where));
-  }
-  return cannot(`a guard other than a named rule or and([...]) (${where})`);
+  return [...(rules as GuardName[])];
 }
 
 function updateList(actions: readonly unknown[], where: string): UpdateName[] {
@@ -46,6 +46,14 @@ function updateList(actions: readonly unknown[], where: string): UpdateName[] {
 /** The table of `machine` (T1); anything it cannot express throws. */
 export function compileJobTable(machine: AnyStateMachine = jobMachine): TableSpec {
   const root = machine.root;
+  // The table runs the rules' own checks: a machine whose `all` is another function would decide
+  // differently from its table.
+  const ownAll = (machine.implementations.guards as Record<string, unknown>).all === checkAll;
+  const rulesOf = (guard: unknown, where: string) => {
+    const rules = guardList(guard, where);
+    if (guard !== undefined && !ownAll) cannot(`guard all (${where}): it is not job.machine.ts's checkAll`);
+    return rules;
+  };
   if (root.transitions.size > 0 || root.entry.length > 0 || root.exit.length > 0 || root.always?.length) {
     cannot('transitions or actions on the root node');
   }
@@ -70,7 +78,7 @@ export function compileJobTable(machine: AnyStateMachine = jobMachine): TableSpe
         if (def.target?.[0] && def.target[0].parent !== root)
           cannot(`a target outside the top level (${where})`);
         if (def.reenter) cannot(`a re-entering transition (${where})`);
-        return { target, guards: guardList(def.guard, where), updates: updateList(def.actions, where) };
+        return { target, guards: rulesOf(def.guard, where), updates: updateList(def.actions, where) };
       });
     }
     states[from] = row;

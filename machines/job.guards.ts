@@ -1,10 +1,11 @@
 /**
  * The job machine's guards: pure predicates of (context, event), one per rule, each with the
- * stable code a refused command carries. The machine (job.machine.ts) composes them per event;
- * `explainRefusal` walks the same list to say which rule refused a command, so the reason a
- * writer gives is always the rule the machine applied.
+ * stable code a refused command carries and a sentence that says why. The machine
+ * (job.machine.ts) names the rules each transition composes; a refused event is explained from
+ * those same transitions, read out of the compiled table (`explainRefusal`, src/core/evolve.ts),
+ * so the reason a writer gives is always a rule the machine applied.
  *
- * Invariants of SPEC §4 guarded here (the audit re-checks them with rules of its own):
+ * Invariants of docs/spec.md §4 guarded here (the audit re-checks them with rules of its own):
  *   1. Single lease      — claim only from queued, only at/after a retry's not_before_unix.
  *   2. Fencing           — attempt +1 per claim; worker events only from the lease holder, with
  *                          the current attempt, at a ts_utc no later than the lease expiry.
@@ -23,7 +24,7 @@ export const WALL_TIME_GRACE_MS = 10_000;
 
 type Guard = (context: JobContext, event: JobMachineEvent) => boolean;
 
-interface GuardRule {
+export interface GuardRule {
   readonly code: string;
   readonly check: Guard;
   readonly explain: (context: JobContext, event: JobMachineEvent) => string;
@@ -149,32 +150,17 @@ export const guardRules = {
 
 export type GuardName = keyof typeof guardRules;
 
-const fenced = ['isLeaseHolder', 'isCurrentAttempt', 'leaseLive'] as const;
-const finish = [...fenced, 'usageMatchesToolCalls', 'outputWithinBudget', 'wallTimeWithinBudget'] as const;
-const lapsed = ['isCurrentAttempt', 'isLeaseHolder', 'isRecordedLease', 'leaseLapsed'] as const;
-
-/** The guards each event must pass, in the order a refusal is explained. */
-export const guardsByEvent = {
-  enqueue: [],
-  claim: ['isNextAttempt', 'withinMaxAttempts', 'notBeforeReached', 'leaseInFuture', 'slotsAvailable'],
-  start: fenced,
-  heartbeat: [...fenced, 'leaseInFuture'],
-  tool_call: [...fenced, 'toolCallsLeft', 'policyAllows'],
-  complete: finish,
-  fail: finish,
-  expire: lapsed,
-  retry: ['isNextAttempt', 'attemptsLeft'],
-  cancel: [],
-} as const satisfies Record<JobMachineEvent['type'] | 'enqueue', readonly GuardName[]>;
-
-/** The first rule of `event` that `context` fails, or undefined when every rule passes. */
-export function firstFailingGuard(
-  context: JobContext,
-  event: JobMachineEvent,
-): { name: GuardName; code: string; message: string } | undefined {
-  for (const name of guardsByEvent[event.type] as readonly GuardName[]) {
-    const rule: GuardRule = guardRules[name];
-    if (!rule.check(context, event)) return { name, code: rule.code, message: rule.explain(context, event) };
-  }
-  return undefined;
-}
+/**
+ * Every declaration of this module, for the checkpoint's code fingerprint (C1 of
+ * src/ledger/checkpoint/format.ts): a checkpoint folded under other rules is never taken.
+ * `tests/fold-code.unit.spec.ts` fails when a declaration is missing here.
+ */
+export const GUARD_CODE = {
+  WALL_TIME_GRACE_MS,
+  attemptOf,
+  workerOf,
+  leaseExpiryOf,
+  usageOf,
+  isoOf,
+  guardRules,
+};

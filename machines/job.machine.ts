@@ -1,18 +1,22 @@
 /**
- * The job machine: the single definition of what may happen to a job (SPEC §4).
+ * The job machine: the single definition of what may happen to a job (docs/spec.md §4).
  *
  * Both the write path (decide a command before appending its event) and replay (fold the
  * ledger) run events through this machine, so nothing can be written that replay would reject.
  * The write path runs it with XState's own pure `initialTransition` / `transition`
- * (`xstateEngine` below, SPEC §4). Folding what is written — replay, catch-up, audit — runs the
+ * (`xstateEngine` below). Folding what is written — replay, catch-up, audit — runs the
  * transition table compiled from this definition (job.compile.ts → job.table.json →
- * job.table.ts), ≈ 1–2 µs an event against ≈ 20–50 µs through XState. The two are held equal by a
- * differential property test, and by the plane and worker property tests, whose writers decide
- * with both engines on one ledger that replay then folds (docs/decisions.md, "The job machine
- * decides and replays"). Guards are the rules of job.guards.ts and context updates the functions
- * of job.updates.ts, each defined once. It reads no clock, no file, no
- * environment: time is the event's `ts_ms`, and cross-job facts (slots a worker holds) arrive
- * in the event envelope, computed from the ledger prefix.
+ * job.table.ts; what each costs: docs/benchmarks.md). The two are held equal by a differential
+ * property test, and by the plane and worker property tests, whose writers decide with both
+ * engines on one ledger that replay then folds (docs/decisions.md, "The job machine decides and
+ * replays").
+ *
+ * Each transition names the rules it composes — `all(...)` below, one parameterised guard whose
+ * rules are the checks of job.guards.ts — and the context updates of job.updates.ts it applies.
+ * Those names are all the compiled table and a refusal's explanation ever read, so a rule added
+ * here is enforced and explained without a second list. The machine reads no clock, no file, no
+ * environment: time is the event's `ts_ms`, and cross-job facts (slots a worker holds) arrive in
+ * the event envelope, computed from the ledger prefix.
  *
  * `queued → claimed → running → complete | failed | expired`, plus `cancelled`, and `retry`
  * from `failed`/`expired` back to `queued` while attempts remain. An `expire` of the last
@@ -20,22 +24,38 @@
  * workers ends failed, it never loops. Guards: see job.guards.ts (invariants 1–7).
  */
 import { produce } from 'immer';
-import { and, assign, initialTransition, setup, transition } from 'xstate';
-import { guardRules, guardsByEvent, type GuardName } from './job.guards.js';
-import type { JobRecord, MachineEngine } from './job.table.js';
-import type { JobContext, JobMachineEvent, JobMachineInput, JobStateValue } from './job.types.js';
-import { contextUpdates, initialContext, type ContextDraft, type UpdateName } from './job.updates.js';
+import { assign, initialTransition, setup, transition } from 'xstate';
+import { guardRules, type GuardName } from './job.guards.js';
+import { tableEngine } from './job.table.js';
+import type { JobContext, JobMachineEvent, JobMachineInput, JobRecord, MachineEngine } from './job.types.js';
+import { contextUpdates, initialContext, type UpdateName } from './job.updates.js';
 
 export { DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY } from './job.updates.js';
 
-const guardImpls = Object.fromEntries(
-  Object.entries(guardRules).map(([name, rule]) => [
-    name,
-    ({ context, event }: { context: JobContext; event: JobMachineEvent }) => rule.check(context, event),
-  ]),
-) as Record<GuardName, (args: { context: JobContext; event: JobMachineEvent }) => boolean>;
+/** The params of the one guard the machine uses: the rules a transition composes, in order. */
+export interface AllGuardParams {
+  readonly rules: readonly GuardName[];
+}
 
-const all = (names: readonly GuardName[]) => and([...names]);
+/**
+ * A transition's guard: every rule must pass. A parameterised guard (`{ type, params }`, XState's
+ * public guard-object form) rather than `and([...])`, so the compiler reads the rule names from
+ * plain data instead of from the internals of XState's `and`.
+ */
+const all = (...rules: GuardName[]) => ({ type: 'all', params: { rules } }) as const;
+
+export const checkAll = (
+  { context, event }: { context: JobContext; event: JobMachineEvent },
+  params: AllGuardParams,
+): boolean => {
+  for (const name of params.rules) if (!guardRules[name].check(context, event)) return false;
+  return true;
+};
+
+// The rules of the worker's fenced events, and of the reaper's expire (job.guards.ts).
+const fenced = ['isLeaseHolder', 'isCurrentAttempt', 'leaseLive'] as const;
+const finish = [...fenced, 'usageMatchesToolCalls', 'outputWithinBudget', 'wallTimeWithinBudget'] as const;
+const lapsed = ['isCurrentAttempt', 'isLeaseHolder', 'isRecordedLease', 'leaseLapsed'] as const;
 
 /**
  * Each action stamps the job with the event's seq and time and applies its update
@@ -51,7 +71,7 @@ const actionImpls = Object.fromEntries(
       produce(context, (draft) => {
         draft.updated_seq = event.ev.seq;
         draft.updated_at_utc = event.ev.ts_utc;
-        update(draft as ContextDraft, event);
+        update(draft, event);
       }),
     ),
   ]),
@@ -74,51 +94,54 @@ export const jobMachine = setup({
     events: {} as JobMachineEvent,
     input: {} as JobMachineInput,
   },
-  guards: guardImpls,
+  guards: { all: checkAll },
   actions: actionImpls,
 }).createMachine({
   id: 'job',
   initial: 'queued',
   // `input` is absent only in the inert actor that XState's pure `transition()` builds as its scope
-  // on every call and never steps; giving it a constant instead of letting initialContext throw
-  // (XState catches that into an error snapshot, stack trace and all) took ≈ 20 µs off each step.
+  // on every call and never steps; a constant here instead of letting initialContext throw (XState
+  // catches that into an error snapshot, stack trace and all) halves the cost of a step
+  // (docs/decisions.md, "The job machine decides and replays").
   context: ({ input }) => (input === undefined ? INERT_CONTEXT : initialContext(input)),
   states: {
     queued: {
       on: {
-        claim: { guard: all(guardsByEvent.claim), target: 'claimed', actions: 'recordClaim' },
+        claim: {
+          guard: all(
+            'isNextAttempt',
+            'withinMaxAttempts',
+            'notBeforeReached',
+            'leaseInFuture',
+            'slotsAvailable',
+          ),
+          target: 'claimed',
+          actions: 'recordClaim',
+        },
         cancel: { target: 'cancelled', actions: 'recordCancel' },
       },
     },
     claimed: {
       on: {
-        start: { guard: all(guardsByEvent.start), target: 'running', actions: 'recordStart' },
-        heartbeat: { guard: all(guardsByEvent.heartbeat), actions: 'recordHeartbeat' },
-        fail: { guard: all(guardsByEvent.fail), target: 'failed', actions: 'recordFail' },
+        start: { guard: all(...fenced), target: 'running', actions: 'recordStart' },
+        heartbeat: { guard: all(...fenced, 'leaseInFuture'), actions: 'recordHeartbeat' },
+        fail: { guard: all(...finish), target: 'failed', actions: 'recordFail' },
         expire: [
-          {
-            guard: all([...guardsByEvent.expire, 'attemptsLeft']),
-            target: 'expired',
-            actions: 'recordExpire',
-          },
-          { guard: all(guardsByEvent.expire), target: 'failed', actions: 'recordExhausted' },
+          { guard: all(...lapsed, 'attemptsLeft'), target: 'expired', actions: 'recordExpire' },
+          { guard: all(...lapsed), target: 'failed', actions: 'recordExhausted' },
         ],
         cancel: { target: 'cancelled', actions: 'recordCancel' },
       },
     },
     running: {
       on: {
-        heartbeat: { guard: all(guardsByEvent.heartbeat), actions: 'recordHeartbeat' },
-        tool_call: { guard: all(guardsByEvent.tool_call), actions: 'recordToolCall' },
-        complete: { guard: all(guardsByEvent.complete), target: 'complete', actions: 'recordComplete' },
-        fail: { guard: all(guardsByEvent.fail), target: 'failed', actions: 'recordFail' },
+        heartbeat: { guard: all(...fenced, 'leaseInFuture'), actions: 'recordHeartbeat' },
+        tool_call: { guard: all(...fenced, 'toolCallsLeft', 'policyAllows'), actions: 'recordToolCall' },
+        complete: { guard: all(...finish), target: 'complete', actions: 'recordComplete' },
+        fail: { guard: all(...finish), target: 'failed', actions: 'recordFail' },
         expire: [
-          {
-            guard: all([...guardsByEvent.expire, 'attemptsLeft']),
-            target: 'expired',
-            actions: 'recordExpire',
-          },
-          { guard: all(guardsByEvent.expire), target: 'failed', actions: 'recordExhausted' },
+          { guard: all(...lapsed, 'attemptsLeft'), target: 'expired', actions: 'recordExpire' },
+          { guard: all(...lapsed), target: 'failed', actions: 'recordExhausted' },
         ],
         cancel: { target: 'cancelled', actions: 'recordCancel' },
       },
@@ -126,14 +149,14 @@ export const jobMachine = setup({
     complete: { type: 'final' },
     failed: {
       on: {
-        retry: { guard: all(guardsByEvent.retry), target: 'queued', actions: 'recordRetry' },
-        cancel: { guard: 'attemptsLeft', target: 'cancelled', actions: 'recordCancel' },
+        retry: { guard: all('isNextAttempt', 'attemptsLeft'), target: 'queued', actions: 'recordRetry' },
+        cancel: { guard: all('attemptsLeft'), target: 'cancelled', actions: 'recordCancel' },
       },
     },
     expired: {
       on: {
-        retry: { guard: all(guardsByEvent.retry), target: 'queued', actions: 'recordRetry' },
-        cancel: { guard: 'attemptsLeft', target: 'cancelled', actions: 'recordCancel' },
+        retry: { guard: all('isNextAttempt', 'attemptsLeft'), target: 'queued', actions: 'recordRetry' },
+        cancel: { guard: all('attemptsLeft'), target: 'cancelled', actions: 'recordCancel' },
       },
     },
     cancelled: { type: 'final' },
@@ -144,22 +167,29 @@ export type JobMachine = typeof jobMachine;
 
 /**
  * XState's own pure step: the job after `event`, or undefined when the machine does not accept
- * it in the job's state.
+ * it in the job's state. XState returns the snapshot it was given when no transition is taken;
+ * the differential test (T3 of job.table.ts) would catch an upgrade that stopped doing so.
  */
 export function machineStep(job: JobRecord, event: JobMachineEvent): JobRecord | undefined {
   const snapshot = jobMachine.resolveState({ value: job.value, context: job.context });
   const [next] = transition(jobMachine, snapshot, event);
-  return next === snapshot ? undefined : { value: next.value as JobStateValue, context: next.context };
+  return next === snapshot ? undefined : { value: next.value, context: next.context };
 }
 
 /** XState's own initial step for an enqueue (`initialTransition`). */
 export function machineInitial(input: JobMachineInput): JobRecord {
   const [snapshot] = initialTransition(jobMachine, input);
-  return { value: snapshot.value as JobStateValue, context: snapshot.context };
+  return { value: snapshot.value, context: snapshot.context };
 }
 
 /**
- * The job machine run by XState itself: how the write path decides (SPEC §4) unless a plane is
- * opened with `engine: tableEngine` — the same decisions as the table, ≈ 10–20× its CPU per event.
+ * The job machine run by XState itself: how the write path decides (docs/spec.md §4). A refusal
+ * is explained from the machine's own candidate transitions, as the table stores them (T1, T4 of
+ * job.table.ts).
  */
-export const xstateEngine: MachineEngine = { name: 'xstate', initial: machineInitial, step: machineStep };
+export const xstateEngine: MachineEngine = {
+  name: 'xstate',
+  initial: machineInitial,
+  step: machineStep,
+  explain: (value, context, event) => tableEngine.explain(value, context, event),
+};

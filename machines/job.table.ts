@@ -1,10 +1,10 @@
 /**
  * The job machine as a transition table: state × event → candidate transitions, each with its
  * guards (the same `guardRules[name].check` functions), its target and its context updates (the
- * same `contextUpdates` the machine's actions apply). Every fold runs it — replay, catch-up, audit:
- * XState's `transition()` costs ≈ 20–50 µs per event (it would cap replay near 20k events/s), the
- * table ≈ 1–2 µs. The write path decides with XState's own transition (SPEC §4) unless a plane is
- * opened with `tableEngine` (docs/decisions.md, "The job machine decides and replays").
+ * same `contextUpdates` the machine's actions apply). Every fold runs it — replay, catch-up, audit —
+ * because XState's `transition()` costs an order of magnitude more per event (docs/benchmarks.md).
+ * The write path decides with XState's own transition (docs/spec.md §4) unless a plane is opened
+ * with `tableEngine` (docs/decisions.md, "The job machine decides and replays").
  *
  * The machine stays the single definition of what may happen:
  *   T1. The table is read from `jobMachine`'s own state nodes (job.compile.ts), never written by
@@ -14,22 +14,27 @@
  *       eventless or delayed transitions, inline guards or actions, `or`/`not` guards) makes
  *       compiling throw, so the machine cannot grow a feature the table would silently ignore.
  *       Loading it here needs neither XState nor immer: a process that only reads (head, replay,
- *       show, audit) never loads them, ≈ 25 ms less start.
+ *       show, audit) never loads them (docs/decisions.md, "Startup").
  *   T2. Transitions are tried in the machine's order and the first whose guards all pass is taken,
  *       as XState does; no candidate means the event is refused and the job is unchanged.
  *   T3. A differential property test (tests/job-table.property.spec.ts) runs random event
  *       sequences through this table and through XState's `initialTransition`/`transition`, and
  *       requires the same acceptance, state value and context after every event; the plane and
  *       worker property tests write with both engines to one ledger.
+ *   T4. A refusal is explained from the same candidate transitions (`explainRefusal`), by both
+ *       engines: the reason given is always a rule of the transition the machine refused.
  */
-import { guardRules, type GuardName } from './job.guards.js';
+import { guardRules, type GuardName, type GuardRule } from './job.guards.js';
 import spec from './job.table.json' with { type: 'json' };
 import {
   JOB_STATES,
   type JobContext,
   type JobMachineEvent,
   type JobMachineInput,
+  type JobRecord,
   type JobStateValue,
+  type MachineEngine,
+  type Refusal,
 } from './job.types.js';
 import {
   applyUpdate,
@@ -38,12 +43,6 @@ import {
   type ContextUpdate,
   type UpdateName,
 } from './job.updates.js';
-
-/** A job as the fold keeps it: the machine's state value and context (an XState snapshot's two facts). */
-export interface JobRecord {
-  readonly value: JobStateValue;
-  readonly context: JobContext;
-}
 
 export type EventType = JobMachineEvent['type'];
 
@@ -71,19 +70,6 @@ export interface CompiledTransition extends TransitionSpec {
 export type JobTable = Readonly<
   Record<JobStateValue, Readonly<Partial<Record<EventType, readonly CompiledTransition[]>>>>
 >;
-
-/**
- * How a job's events are run through the job machine: the table (`tableEngine`, what folding
- * uses) or XState's own pure transition (`xstateEngine` in job.machine.ts, what the write path
- * uses by default) — the same decisions (T3).
- */
-export interface MachineEngine {
-  readonly name: string;
-  /** The job an enqueue creates. */
-  initial(input: JobMachineInput): JobRecord;
-  /** The job after `event`, or undefined when the machine does not accept it in the job's state. */
-  step(job: JobRecord, event: JobMachineEvent): JobRecord | undefined;
-}
 
 /** The stored table, checked name by name against the rules and updates this code has. */
 export const TABLE_SPEC: TableSpec = spec as TableSpec;
@@ -113,14 +99,9 @@ function resolve(table: TableSpec): JobTable {
 
 export const jobTable: JobTable = resolve(TABLE_SPEC);
 
-/** The job an enqueue creates (the machine's initial state and context). */
-export function initialJob(input: JobMachineInput): JobRecord {
-  return { value: TABLE_SPEC.initial, context: initialContext(input) };
-}
-
-/** The job after `event`, or undefined when the machine does not accept it (T2). */
-export function transitionJob(job: JobRecord, event: JobMachineEvent): JobRecord | undefined {
-  const candidates = jobTable[job.value][event.type];
+/** The job after `event` in `table`, or undefined when the machine does not accept it (T2). */
+function stepIn(table: JobTable, job: JobRecord, event: JobMachineEvent): JobRecord | undefined {
+  const candidates = table[job.value][event.type];
   if (candidates === undefined) return undefined;
   const context = job.context;
   next: for (const t of candidates) {
@@ -132,14 +113,85 @@ export function transitionJob(job: JobRecord, event: JobMachineEvent): JobRecord
   return undefined;
 }
 
+/**
+ * Why the machine of `table` refuses `event` in state `value`, from its own candidate transitions
+ * (T4): none at all is an illegal transition; otherwise the candidates run in the machine's order
+ * from the most specific to the most general (an expire that may still retry, then any expire),
+ * and the first rule the most general one fails is the reason. So a rule added to a transition
+ * of the machine explains itself, with no second list to keep in step.
+ */
+export function explainRefusal(
+  table: JobTable,
+  value: JobStateValue,
+  context: JobContext | undefined,
+  event: JobMachineEvent,
+): Refusal {
+  const candidates = table[value][event.type] ?? [];
+  for (let i = candidates.length - 1; i >= 0; i--) {
+    for (const name of candidates[i]!.guards) {
+      if (context === undefined)
+        throw new Error(`explainRefusal: state ${value} has transitions; pass the context`);
+      const rule: GuardRule = guardRules[name];
+      if (!rule.check(context, event)) {
+        return {
+          code: rule.code,
+          message: `${event.type} refused: ${rule.explain(context, event)}`,
+          jobState: value,
+        };
+      }
+    }
+  }
+  return {
+    code: 'E_ILLEGAL_TRANSITION',
+    message: `${event.type} is not accepted for job ${event.ev.job_id} in state ${value}`,
+    jobState: value,
+  };
+}
+
+/** The job an enqueue creates (the machine's initial state and context). */
+export function initialJob(input: JobMachineInput): JobRecord {
+  return { value: TABLE_SPEC.initial, context: initialContext(input) };
+}
+
+/** The job after `event`, or undefined when the machine does not accept it (T2). */
+export function transitionJob(job: JobRecord, event: JobMachineEvent): JobRecord | undefined {
+  return stepIn(jobTable, job, event);
+}
+
 /** States nothing leaves (no transition at all): a job in one has ended for good. */
 export const ENDED_STATES: ReadonlySet<JobStateValue> = new Set(
   JOB_STATES.filter((s) => Object.keys(jobTable[s]).length === 0),
 );
 
-/** Whether state `value` has any transition for `type` (guards aside). */
-export function acceptsEvent(value: JobStateValue, type: EventType): boolean {
-  return jobTable[value][type] !== undefined;
+/**
+ * The engine that runs `spec`'s table: how every fold runs the job machine. `tableEngineFor` of
+ * another machine's compiled table (job.compile.ts) is how tests run a variant of the machine.
+ */
+export function tableEngineFor(spec: TableSpec, name = 'table'): MachineEngine {
+  const table = spec === TABLE_SPEC ? jobTable : resolve(spec);
+  return {
+    name,
+    initial: (input) => ({ value: spec.initial, context: initialContext(input) }),
+    step: (job, event) => stepIn(table, job, event),
+    explain: (value, context, event) => explainRefusal(table, value, context, event),
+  };
 }
 
-export const tableEngine: MachineEngine = { name: 'table', initial: initialJob, step: transitionJob };
+export const tableEngine: MachineEngine = tableEngineFor(TABLE_SPEC);
+
+/**
+ * Every declaration of this module, for the checkpoint's code fingerprint (C1 of
+ * src/ledger/checkpoint/format.ts); `tests/fold-code.unit.spec.ts` fails when one is missing here.
+ */
+export const TABLE_CODE = {
+  TABLE_SPEC,
+  resolve,
+  jobTable,
+  stepIn,
+  explainRefusal,
+  initialJob,
+  transitionJob,
+  ENDED_STATES: [...ENDED_STATES],
+  tableEngineFor,
+  tableEngine,
+};

@@ -91,3 +91,35 @@ export interface JobMachineInput {
   /** See JobContext.spec_sha256; hashed by the fold so the machine stays free of I/O. */
   readonly spec_sha256: string;
 }
+
+/** A job as the fold keeps it: the machine's state value and context (an XState snapshot's two facts). */
+export interface JobRecord {
+  readonly value: JobStateValue;
+  readonly context: JobContext;
+}
+
+/** Why the machine refused an event: the stable code of the rule that refused it, and a sentence. */
+export interface Refusal {
+  readonly code: string;
+  readonly message: string;
+  readonly jobState?: JobStateValue;
+}
+
+/**
+ * How a job's events are run through the job machine: the compiled table (`tableEngine` in
+ * job.table.ts, what folding uses) or XState's own pure transition (`xstateEngine` in
+ * job.machine.ts, what the write path uses) — the same decisions (T3 of job.table.ts).
+ */
+export interface MachineEngine {
+  readonly name: string;
+  /** The job an enqueue creates. */
+  initial(input: JobMachineInput): JobRecord;
+  /** The job after `event`, or undefined when the machine does not accept it in the job's state. */
+  step(job: JobRecord, event: JobMachineEvent): JobRecord | undefined;
+  /**
+   * Why `step` refused `event` in state `value`: read from the machine's own candidate
+   * transitions (job.table.ts, `explainRefusal`). `context` may be absent only for a state with no
+   * transitions at all.
+   */
+  explain(value: JobStateValue, context: JobContext | undefined, event: JobMachineEvent): Refusal;
+}

@@ -1,11 +1,10 @@
 /**
- * How an accepted event changes a job's context: one function per machine action, writing the
- * fields it changes into a fresh copy. The machine's `assign` actions (job.machine.ts) and the compiled
- * transition table the fold runs (job.table.ts) both apply these through `applyUpdate`, so each
- * update has exactly one definition.
- *
- * Recipes on a shallow copy rather than immer's `produce`: the fold applies one per ledger line,
- * and `produce` (with its auto-freeze) cost ≈ 4.5 µs per event there (docs/decisions.md, "Replay speed").
+ * How an accepted event changes a job's context: one recipe per machine action, assigning the
+ * fields it changes on a draft. Each update has exactly one definition, applied two ways: the
+ * machine's `assign` actions (job.machine.ts) run it as an immer recipe inside `produce`, so
+ * XState's contexts are frozen; the compiled table the fold runs (job.table.ts) runs it on a
+ * fresh shallow copy through `applyUpdate`, because the fold applies one per ledger line and
+ * `produce` with its auto-freeze costs several times more there (docs/decisions.md, "Replay speed").
  */
 import type { JobContext, JobMachineEvent, JobMachineInput } from './job.types.js';
 
@@ -96,8 +95,8 @@ export function applyUpdate(context: JobContext, event: JobMachineEvent, update:
 
 /**
  * A shallow copy with every field named, so every context of the fold has the one object shape
- * V8 optimises for (a spread copy showed up as ≈ 0.5 µs an event in the replay profile). The
- * return type makes the compiler insist that no field of JobContext is missing here.
+ * V8 optimises for (a spread copy showed up in the replay profile: docs/decisions.md, "Replay
+ * speed"). The return type makes the compiler insist that no field of JobContext is missing here.
  */
 function copyContext(c: JobContext): ContextDraft {
   return {
@@ -152,3 +151,17 @@ export function initialContext(input: JobMachineInput): JobContext {
     updated_at_utc: input.ev.ts_utc,
   };
 }
+
+/**
+ * Every declaration of this module, for the checkpoint's code fingerprint (C1 of
+ * src/ledger/checkpoint/format.ts); `tests/fold-code.unit.spec.ts` fails when one is missing here.
+ */
+export const UPDATE_CODE = {
+  DEFAULT_PRIORITY,
+  DEFAULT_MAX_ATTEMPTS,
+  holderOf,
+  contextUpdates,
+  applyUpdate,
+  copyContext,
+  initialContext,
+};

@@ -8,7 +8,8 @@ import stringify from 'fast-json-stable-stringify';
  * ledger line parsed back is already so, and an event being sealed is copied once. A key that
  * starts with a digit (JS orders integer-like keys first) or a toJSON method sends the value to
  * fast-json-stable-stringify itself. tests/canonical.property.spec.ts holds the two to the same
- * text; the native path costs a job spec ≈ 1.5 µs instead of ≈ 5 µs (docs/decisions.md).
+ * text; the native path costs a fraction (docs/decisions.md, "Canonical JSON through
+ * `JSON.stringify` where that gives the same text").
  */
 export function canonicalJson(value: unknown): string {
   const inOrder = sortedKeys(value);

@@ -21,7 +21,7 @@ export type { Clock } from './time.js';
 export type * from './schema/types.generated.js';
 export { jobMachine, xstateEngine } from '../machines/job.machine.js';
 export { tableEngine } from '../machines/job.table.js';
-export type { MachineEngine } from '../machines/job.table.js';
+export type { MachineEngine } from '../machines/job.types.js';
 export { auditLedgerFile } from './audit/audit-file.js';
 export type { FileAuditOptions } from './audit/audit-file.js';
 export type { AuditReport } from './audit/audit.js';

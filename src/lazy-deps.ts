@@ -1,9 +1,9 @@
 /**
  * Dependencies only writers need, loaded on first use rather than at import: a read-only command
  * (`head`, `replay`, `show`, `audit`) never takes the append lock, and writes a checkpoint only
- * after folding 10,000+ lines past the last one (`replay`); loading these two cost every process
- * ≈ 35 ms of its ≈ 170 ms start (docs/decisions.md, "Warm start"). Both are CommonJS packages, so
- * `require` loads them synchronously.
+ * after folding 10,000+ lines past the last one (`replay`); loading these two was a fifth of every
+ * process's start (docs/decisions.md, "Writer-only dependencies are loaded on first use"). Both
+ * are CommonJS packages, so `require` loads them synchronously.
  */
 import { createRequire } from 'node:module';
 import type fsxModule from 'fs-native-extensions';

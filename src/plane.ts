@@ -4,14 +4,14 @@
  */
 import type { JobContext } from '../machines/job.types.js';
 import { pickClaims } from './core/claim-order.js';
-import type { Command, CommandOutcome } from './core/commands.js';
+import type { Command, CommandOutcome, EventBody } from './core/commands.js';
 import { reapCommands, type RetryPolicy } from './core/reap.js';
 import { ExecplaneError, LedgerCorruptError, RefusedError } from './errors.js';
-import type { EventBody } from './ledger/line.js';
-import { decide } from './core/decide.js';
-import type { MachineEngine } from '../machines/job.table.js';
+import { decide, type IdSource } from './core/decide.js';
+import type { MachineEngine } from '../machines/job.types.js';
 import type { PlaneState } from './core/plane-state.js';
-import { checkpointLines, loadCheckpoint, writeCheckpoint } from './ledger/checkpoint.js';
+import { monotonicJobIds } from './ids.js';
+import { checkpointLines, loadCheckpoint, writeCheckpoint } from './ledger/checkpoint/checkpoint.js';
 import { planePaths, type PlanePaths } from './ledger/paths.js';
 import { LedgerStore, type TornTailMoved } from './ledger/store.js';
 import type { VerifyOptions } from './ledger/verify-pool.js';
@@ -24,15 +24,17 @@ export const CHECKPOINT_INTERVAL_LINES = 10_000;
 
 export interface OpenOptions {
   readonly clock?: Clock;
+  /** Where job ids come from for specs without one (default: monotonic ULIDs, src/ids.ts). */
+  readonly ids?: IdSource;
   /** Start from checkpoint.json when it verifies (default true). */
   readonly useCheckpoint?: boolean;
   /** Fold only up to this seq (time travel); such a plane is read-only. */
   readonly atSeq?: number;
   /**
    * How commands are decided: by default with XState's own pure `transition` on the job machine
-   * (`xstateEngine`, SPEC §4); `tableEngine` (machines/job.table.ts) runs the transition table
-   * compiled from the same machine, which folding uses — the same decisions (a differential
-   * property test holds them equal) at ≈ 1/10 of the CPU per event (docs/decisions.md).
+   * (`xstateEngine`, docs/spec.md §4); `tableEngine` (machines/job.table.ts) runs the transition
+   * table compiled from the same machine, which folding uses — the same decisions (a differential
+   * property test holds them equal) for less CPU per event (docs/benchmarks.md).
    */
   readonly engine?: MachineEngine;
   /** Worker threads checking a long fold's lines ahead of it (src/ledger/verify-pool.ts). */
@@ -72,6 +74,7 @@ export class Plane {
   private constructor(
     readonly store: LedgerStore,
     readonly paths: PlanePaths | undefined,
+    private readonly ids: IdSource = monotonicJobIds(),
   ) {}
 
   /** Opens the plane in `home` (nothing needs to exist) and folds its ledger. */
@@ -79,17 +82,17 @@ export class Plane {
     const paths = planePaths(home);
     const useCheckpoint = options.useCheckpoint ?? true;
     const loaded = useCheckpoint ? loadCheckpoint(paths.checkpoint, paths.ledger) : undefined;
-    const usable = loaded?.ok && (options.atSeq === undefined || loaded.state.lastSeq <= options.atSeq);
-    if (loaded?.ok && !usable) loaded.state.close();
-    const store = new LedgerStore(
-      paths.ledger,
-      options.atSeq === undefined ? paths : undefined,
-      options.clock,
-      usable ? loaded : undefined,
-      options.engine,
-      options.verify,
-    );
-    const plane = new Plane(store, paths);
+    const usable = loaded?.ok && (options.atSeq === undefined || loaded.state.head.seq <= options.atSeq);
+    if (loaded?.ok && !usable) loaded.ended?.close();
+    const store = new LedgerStore({
+      ledgerPath: paths.ledger,
+      paths: options.atSeq === undefined ? paths : undefined,
+      clock: options.clock,
+      start: usable ? loaded : undefined,
+      engine: options.engine,
+      verify: options.verify,
+    });
+    const plane = new Plane(store, paths, options.ids);
     if (loaded && !loaded.ok) plane.checkpointRejected = loaded.reason;
     // A plane that folds from line 1 still knows how far the existing checkpoint reaches, so a
     // full `replay` does not rewrite a checkpoint that is already current.
@@ -103,7 +106,7 @@ export class Plane {
     path: string,
     options: Pick<OpenOptions, 'atSeq' | 'onEvent' | 'verify'> = {},
   ): Plane {
-    const store = new LedgerStore(path, undefined, undefined, undefined, undefined, options.verify);
+    const store = new LedgerStore({ ledgerPath: path, verify: options.verify });
     foldOrClose(store, options);
     return new Plane(store, undefined);
   }
@@ -122,9 +125,10 @@ export class Plane {
    * group commit: all are accepted or none is (RefusedError, file untouched).
    */
   async submit(commands: readonly Command[]): Promise<SubmitResult> {
+    this.store.loadEnded(namedJobs(commands));
     const { value, events, tornTailMoved } = await this.store.commit((tsMs, seal) =>
       commands.map((command): CommandOutcome => {
-        const d = decide(command, this.state, tsMs);
+        const d = decide(command, this.state, tsMs, this.ids);
         if (d.kind === 'exists')
           return { command: command.type, job_id: d.job_id, status: 'exists', seq: d.seq };
         const ev = seal(d.body);
@@ -141,10 +145,11 @@ export class Plane {
   async submitEach(
     commands: readonly Command[],
   ): Promise<{ results: EachResult[]; tornTailMoved: TornTailMoved | null }> {
+    this.store.loadEnded(namedJobs(commands));
     const { value, tornTailMoved } = await this.store.commit((tsMs, seal) =>
       commands.map((command): EachResult => {
         try {
-          const d = decide(command, this.state, tsMs);
+          const d = decide(command, this.state, tsMs, this.ids);
           if (d.kind === 'exists') {
             return {
               ok: true,
@@ -175,7 +180,8 @@ export class Plane {
       const free = request.worker_slots - this.state.heldSlots(request.worker_id, tsMs);
       const { worker_id, worker_slots, lease_sec } = request;
       return pickClaims(this.state, tsMs, free, request.max_jobs, request.canRun).map((job_id) => {
-        const d = decide({ type: 'claim', job_id, worker_id, worker_slots, lease_sec }, this.state, tsMs);
+        const claim = { type: 'claim', job_id, worker_id, worker_slots, lease_sec } as const;
+        const d = decide(claim, this.state, tsMs, this.ids);
         return seal((d as { body: EventBody }).body) as ClaimEvent;
       });
     });
@@ -186,7 +192,7 @@ export class Plane {
   async reap(policy: RetryPolicy, reaper: string): Promise<LedgerEvent[]> {
     const { events } = await this.store.commit((tsMs, seal) => {
       for (const command of reapCommands(this.state, tsMs, policy, reaper)) {
-        const d = decide(command, this.state, tsMs);
+        const d = decide(command, this.state, tsMs, this.ids);
         if (d.kind === 'append') seal(d.body);
       }
     });
@@ -195,6 +201,7 @@ export class Plane {
 
   /** The full spec of a job, read from its enqueue line. */
   jobSpec(jobId: string): StoredJob {
+    this.store.loadEnded([jobId]);
     const offset = this.state.enqueueOffset(jobId);
     if (offset === undefined) throw new RefusedError('E_UNKNOWN_JOB', `no job ${jobId} in this plane`, jobId);
     const ev = this.store.readEventAt(offset);
@@ -204,7 +211,9 @@ export class Plane {
     return ev.job as StoredJob;
   }
 
+  /** The replayed state and its digest (every ended job a checkpoint restored is read first). */
   report(): ReplayReport {
+    this.store.loadEnded();
     return buildReport(this.state, this.store.torn, this.store.position.lines);
   }
 
@@ -214,7 +223,7 @@ export class Plane {
     const behind = this.store.position.lines - this.linesAtCheckpoint;
     // A checkpoint said to reach past our end is stale (the ledger was replaced): refresh it.
     if (!force && behind >= 0 && behind < CHECKPOINT_INTERVAL_LINES) return false;
-    writeCheckpoint(this.paths.checkpoint, this.state, this.store.position);
+    writeCheckpoint(this.paths.checkpoint, this.state, this.store.position, this.store.endedRegion);
     this.linesAtCheckpoint = this.store.position.lines;
     return true;
   }
@@ -231,6 +240,20 @@ function foldOrClose(store: LedgerStore, options: Pick<OpenOptions, 'atSeq' | 'o
   } catch (err) {
     store.close();
     throw err;
+  }
+}
+
+/**
+ * The jobs `commands` name, so their contexts are loaded before deciding (P4 of
+ * src/core/plane-state.ts): an enqueue names the job_id its spec gives, if any.
+ */
+function* namedJobs(commands: readonly Command[]): Generator<string> {
+  for (const c of commands) {
+    if (c.type !== 'enqueue') yield c.job_id;
+    else if (typeof c.spec === 'object' && c.spec !== null) {
+      const id = (c.spec as { job_id?: unknown }).job_id;
+      if (typeof id === 'string') yield id;
+    }
   }
 }
 

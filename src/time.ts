@@ -18,7 +18,7 @@ const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 // Ledger lines come in runs within the same second (a commit stamps all its events alike):
 // remember the last second seen and read only the milliseconds of the next ts — replay and
-// audit parse one per line, and this is ≈ 0.1 µs of the ≈ 0.17 µs it cost (docs/decisions.md).
+// audit parse one per line (docs/decisions.md, "Smaller per-line costs of the fold").
 let lastSecond: string | undefined;
 let lastSecondMs = 0;
 const digitAt = (s: string, i: number) => {

@@ -1,5 +1,5 @@
 /**
- * Canonical JSON (SPEC §2): src/canonical.ts takes a native JSON.stringify path when it can, but
+ * Canonical JSON (docs/spec.md §2): src/canonical.ts takes a native JSON.stringify path when it can, but
  * the definition stays fast-json-stable-stringify — for any value the two give the same text, and
  * sealEvent's line is exactly the canonical JSON of its event.
  */
@@ -7,7 +7,8 @@ import stringify from 'fast-json-stable-stringify';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, canonicalOrder, sha256Hex } from '../src/canonical.js';
-import { sealEvent, type EventBody } from '../src/ledger/line.js';
+import type { EventBody } from '../src/core/commands.js';
+import { sealEvent } from '../src/ledger/line.js';
 import { SHA_A } from './helpers/specs.js';
 
 /** Keys that trip ordering shortcuts: digit-led (JS puts them first), __proto__, prefixes, non-ASCII. */

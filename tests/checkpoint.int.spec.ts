@@ -1,5 +1,5 @@
 /**
- * checkpoint.json (SPEC §2): a new process starts from the saved state instead of line 1, only
+ * checkpoint.json (docs/spec.md §2): a new process starts from the saved state instead of line 1, only
  * after verifying it (index SHA-256, and seq + hash of the ledger line at its offset); the ended
  * jobs' region is checked against its own SHA-256 when first read (src/ledger/checkpoint.ts, C2).
  */
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CHECKPOINT_INTERVAL_LINES, Plane } from '../src/plane.js';
 import { ManualClock, T0 } from './helpers/clock.js';
+import { checkpointByDist } from './helpers/cli.js';
 import { cli } from './helpers/procs.js';
 import { agentSpec, cmd } from './helpers/specs.js';
 import { useTmpDirs } from './helpers/tmp.js';
@@ -141,13 +142,17 @@ describe('checkpoint.json', () => {
     // Opening reads the header and the index only (C2): the damage is not seen yet…
     const reopened = open(home);
     expect(reopened.checkpointRejected).toBeNull();
-    expect(reopened.state.jobs.get(B)?.value).toBe('complete');
+    expect(reopened.state.jobState(B)).toBe('complete');
     // …and is reported, never used, when an ended job's context is first needed.
     for (let i = 0; i < 2; i++) {
       expect(() => reopened.report()).toThrow(
         expect.objectContaining({ code: 'E_CHECKPOINT_DAMAGED', exitCode: 1 }),
       );
     }
+    // The same through the CLI, on a checkpoint its own build wrote and the same damage.
+    await checkpointByDist(home);
+    const built = checkpointParts(join(home, 'checkpoint.json'));
+    built.write({ ended: built.ended.replace('"agent_task"', '"agent_tusk"') });
     const r = await cli(['replay', '--home', home, '--from-checkpoint']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -209,8 +214,8 @@ describe('what a checkpoint may and may not vouch for (CLI)', () => {
   };
 
   it('replay reads every line: one changed byte before the checkpoint still exits 1 naming the line', async () => {
-    const { home, plane } = await planeWithHistory();
-    plane.maybeCheckpoint(true);
+    const { home } = await planeWithHistory();
+    await checkpointByDist(home);
     flipByteInLine(join(home, 'jobs.jsonl'), 2);
     const full = await cli(['replay', '--home', home, '--json']);
     expect(full.exitCode).toBe(1);
@@ -220,9 +225,9 @@ describe('what a checkpoint may and may not vouch for (CLI)', () => {
   });
 
   it("a forged checkpoint (index edited, index_sha256 recomputed) cannot change replay's output", async () => {
-    const { home, plane } = await planeWithHistory();
+    const { home } = await planeWithHistory();
     const honest = (await cli(['replay', '--home', home, '--json'])).stdout;
-    plane.maybeCheckpoint(true);
+    await checkpointByDist(home);
     const { header, index, write } = checkpointParts(join(home, 'checkpoint.json'));
     // B is the first ended job, complete (state 3); the forgery says cancelled (6).
     const forged = index.replace('"states":"3', '"states":"6');
@@ -242,7 +247,7 @@ describe('what a checkpoint may and may not vouch for (CLI)', () => {
       path,
       [JSON.stringify({ ...JSON.parse(header!), code: '0000000000000000' }), ...rest].join('\n'),
     );
-    expect(open(home).checkpointRejected).toMatch(/another version/);
+    expect(open(home).checkpointRejected).toMatch(/folded by other code/);
   });
 });
 

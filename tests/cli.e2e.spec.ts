@@ -200,7 +200,9 @@ describe('enqueue', () => {
     const rows = (json(r) as { jobs: { status: string; seq: number }[] }).jobs;
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.map((x) => x.seq)).toEqual(rows.map((_, i) => i + 1));
-    expect(new Set(ledgerLines(w.ledger).map((l) => JSON.parse(l).ts_utc)).size).toBe(1);
+    expect(new Set(ledgerLines(w.ledger).map((l) => (JSON.parse(l) as { ts_utc: string }).ts_utc)).size).toBe(
+      1,
+    );
   });
 });
 
@@ -239,7 +241,7 @@ describe('replay', () => {
     };
     const lines = ledgerLines(w.ledger);
     expect(report.last_seq).toBe(lines.length);
-    expect(report.last_hash).toBe(JSON.parse(lines.at(-1)!).hash);
+    expect(report.last_hash).toBe((JSON.parse(lines.at(-1)!) as { hash: string }).hash);
     expect(report.state_digest).toMatch(/^[0-9a-f]{64}$/);
     expect(Object.keys(report.counts).sort()).toEqual([...JOB_STATES].sort());
     expect(report.counts).toMatchObject({ queued: 2, cancelled: 1 });

@@ -1,9 +1,10 @@
-/** decide for enqueue (SPEC §3): generated ids, idempotent repeats, and no silent re-queue (§9). */
+/** decide for enqueue (docs/spec.md §3): generated ids, idempotent repeats, and no silent re-queue (§9). */
 import { describe, expect, it } from 'vitest';
-import { decide } from '../src/core/decide.js';
+import { decide, type IdSource } from '../src/core/decide.js';
 import { PlaneState } from '../src/core/plane-state.js';
 import { SchemaError } from '../src/errors.js';
-import type { EventBody } from '../src/ledger/line.js';
+import { monotonicJobIds } from '../src/ids.js';
+import type { EventBody } from '../src/core/commands.js';
 import { toTsUtc } from '../src/time.js';
 import { T0 } from './helpers/clock.js';
 import { at, given, type Step } from './helpers/given.js';
@@ -25,8 +26,9 @@ describe('enqueue: completing the spec', () => {
   });
 
   it('generated ids sort in time order, also within one millisecond', () => {
+    const source = monotonicJobIds();
     const bodies = [T0, T0 + 1, T0 + 1, T0 + 1, T0 + 60_000].map(
-      (ts) => (decide(cmd.enqueue(agentSpec()), new PlaneState(), ts) as { body: EventBody }).body,
+      (ts) => (decide(cmd.enqueue(agentSpec()), new PlaneState(), ts, source) as { body: EventBody }).body,
     );
     const ids = bodies.map((b) => b.job_id);
     expect(new Set(ids).size).toBe(ids.length);
@@ -42,15 +44,31 @@ describe('enqueue: completing the spec', () => {
 
   it('refuses an invalid spec with a SchemaError before looking at the state', () => {
     const bad = { ...agentSpec({ job_id: 'job-UPPER' }), extra: 1 };
-    expect(() => decide(cmd.enqueue(bad), new PlaneState(), T0)).toThrow(SchemaError);
+    expect(() => decide(cmd.enqueue(bad), new PlaneState(), T0, monotonicJobIds())).toThrow(SchemaError);
   });
 
   it('is pure: deciding changes nothing in the state', () => {
     const s = given(at(0, cmd.enqueue(agentSpec({ job_id: J }))));
     const before = s.digest();
-    decide(cmd.enqueue(agentSpec()), s.state, T0 + 1000);
-    decide(cmd.enqueue(agentSpec({ job_id: J })), s.state, T0 + 1000);
+    decide(cmd.enqueue(agentSpec()), s.state, T0 + 1000, monotonicJobIds());
+    decide(cmd.enqueue(agentSpec({ job_id: J })), s.state, T0 + 1000, monotonicJobIds());
     expect(s.digest()).toBe(before);
+  });
+
+  it('is pure: the same command, state, time and id source give the same event, every time', () => {
+    // The ids come from the injected source, never from module state or randomness of decide's own.
+    const fixed = (): IdSource => {
+      let n = 0;
+      return { jobId: (tsMs) => `job-fixed${String(tsMs % 1000).padStart(3, '0')}${n++}` };
+    };
+    const once = () =>
+      [T0, T0 + 1, T0 + 1].map((ts) => decide(cmd.enqueue(agentSpec()), new PlaneState(), ts, fixed()));
+    expect(once()).toEqual(once());
+    expect(once().map((d) => (d as { body: EventBody }).body.job_id)).toEqual([
+      'job-fixed0000',
+      'job-fixed0010',
+      'job-fixed0010',
+    ]);
   });
 });
 
@@ -108,7 +126,7 @@ describe('enqueue: a job_id that exists', () => {
     },
   );
 
-  it('a finished job is never re-queued by enqueue (SPEC §9)', () => {
+  it('a finished job is never re-queued by enqueue (docs/spec.md §9)', () => {
     const done = given(...others[3]![1]);
     expect(done.jobState(J)).toBe('complete');
     expect(done.apply(at(10, cmd.enqueue(spec)))).toMatchObject({ kind: 'exists' });

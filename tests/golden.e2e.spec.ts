@@ -12,7 +12,6 @@ import { describe, expect, it } from 'vitest';
 import { auditLedgerFile } from '../src/audit/audit-file.js';
 import { FINDING_CODES } from '../src/audit/findings.js';
 import { parseHeadAnchor } from '../src/audit/head.js';
-import { stateOf } from '../src/core/plane-state.js';
 import { Plane } from '../src/plane.js';
 import { generateFixtures, type LedgerManifest } from './helpers/make-fixtures.js';
 
@@ -62,7 +61,7 @@ describe('golden ledgers', () => {
         const report = plane.report();
         expect(report.state_digest).toBe(expected.state_digest);
         expect(report.last_seq).toBe(expected.last_seq);
-        const states = Object.fromEntries([...plane.state.jobs].map(([id, snap]) => [id, stateOf(snap)]));
+        const states = Object.fromEntries([...plane.state.ids()].map((id) => [id, plane.state.jobState(id)]));
         expect(states).toEqual(expected.states);
       } finally {
         plane.close();

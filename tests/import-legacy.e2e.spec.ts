@@ -1,5 +1,5 @@
 /**
- * `execplane import-legacy` (issue 3, point 4; SPEC §10) as a user runs it, on the spec's sample
+ * `execplane import-legacy` (issue 3, point 4; docs/spec.md §10) as a user runs it, on the spec's sample
  * of the predecessor's ledger and on a bigger synthetic one full of its known failures
  * (fixtures/legacy/). The anomalies each must report are declared in fixtures/legacy/expected.json
  * (written by hand in tests/helpers/make-fixtures.ts, never computed by the importer).

@@ -8,13 +8,13 @@
 import fc from 'fast-check';
 import { EVENT_TYPES } from '../src/schema/names.js';
 import { describe, expect, it } from 'vitest';
-import { and, assign, setup } from 'xstate';
+import { and, assign, setup, type AnyStateMachine } from 'xstate';
 import { initialTransition, transition } from 'xstate';
-import { jobMachine } from '../machines/job.machine.js';
+import { checkAll, jobMachine } from '../machines/job.machine.js';
 import { compileJobTable } from '../machines/job.compile.js';
-import { initialJob, TABLE_SPEC, transitionJob, type JobRecord } from '../machines/job.table.js';
-import type { JobContext, JobMachineEvent, JobStateValue } from '../machines/job.types.js';
-import { specDigest } from '../src/core/plane-state.js';
+import { initialJob, TABLE_SPEC, tableEngineFor, transitionJob } from '../machines/job.table.js';
+import type { JobContext, JobMachineEvent, JobRecord } from '../machines/job.types.js';
+import { PlaneState, specDigest } from '../src/core/plane-state.js';
 import type { EnqueueEvent, LedgerEvent } from '../src/schema/types.generated.js';
 import { T0 } from './helpers/clock.js';
 import { agentSpec, SHA_A } from './helpers/specs.js';
@@ -179,7 +179,7 @@ describe('the compiled job table (T3)', () => {
           ts_utc: new Date(T0).toISOString(),
           event: 'enqueue',
           job_id: J,
-          job: job as EnqueueEvent['job'],
+          job: job,
         };
         const input = { ev: enqueue, spec_sha256: specDigest(job) };
         let [snap] = initialTransition(jobMachine, input);
@@ -197,7 +197,7 @@ describe('the compiled job table (T3)', () => {
           expect(compiled !== undefined, `${step.type} in ${record.value}`).toBe(xstateAccepted);
           seen.add(`${record.value}:${step.type}:${xstateAccepted ? 'accepted' : 'refused'}`);
           if (compiled) {
-            expect(compiled.value).toBe(next.value as JobStateValue);
+            expect(compiled.value).toBe(next.value);
             expect(compiled.context).toStrictEqual(next.context);
             snap = next;
             record = compiled;
@@ -258,29 +258,104 @@ describe('compiling the table (T1)', () => {
     expect(() => compileJobTable(m)).toThrow(/entry\/exit actions \(in claimed\)/);
   });
 
-  it('refuses an or/not/inline guard, and an action that is not a context update', () => {
-    const inline = setup({}).createMachine({
-      initial: 'queued',
-      states: { ...states, queued: { on: { cancel: { target: 'cancelled', guard: () => true } } } },
-    });
-    expect(() => compileJobTable(inline)).toThrow(/a guard other than a named rule/);
+  it('refuses an and/or/not/inline guard, an unknown rule, a foreign `all`, and an action that is not a context update', () => {
+    const withGuard = (guard: unknown, guards: Record<string, unknown> = { all: checkAll }) =>
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- any guard map, on purpose
+      setup({ guards: guards as never }).createMachine({
+        initial: 'queued',
+        states: { ...states, queued: { on: { cancel: { target: 'cancelled', guard: guard as never } } } },
+      });
+    expect(() => compileJobTable(withGuard(() => true))).toThrow(/a guard other than all\(\.\.\.\)/);
+    expect(() => compileJobTable(withGuard(and(['all'])))).toThrow(/a guard other than all\(\.\.\.\)/);
+    expect(() => compileJobTable(withGuard('all'))).toThrow(/a guard other than all\(\.\.\.\)/);
+    expect(() => compileJobTable(withGuard({ type: 'all', params: { rules: ['noSuchRule'] } }))).toThrow(
+      /guard rule noSuchRule/,
+    );
+    expect(() =>
+      compileJobTable(withGuard({ type: 'all', params: { rules: ['attemptsLeft'] } }, { all: () => true })),
+    ).toThrow(/not job.machine.ts's checkAll/);
     const unknownAction = setup({ actions: { shout: () => undefined } }).createMachine({
       initial: 'queued',
       states: { ...states, queued: { on: { cancel: { target: 'cancelled', actions: 'shout' } } } },
     });
     expect(() => compileJobTable(unknownAction)).toThrow(/action shout/);
-    const nested = setup({ guards: { attemptsLeft: () => true } }).createMachine({
-      initial: 'queued',
+    expect(
+      compileJobTable(withGuard({ type: 'all', params: { rules: ['attemptsLeft', 'isNextAttempt'] } })).states
+        .queued.cancel?.[0]?.guards,
+    ).toEqual(['attemptsLeft', 'isNextAttempt']);
+  });
+});
+
+describe('refusals are explained by the machine (T4)', () => {
+  /** jobMachine with one more rule on `start` in `claimed`: a tool call must be left to start. */
+  function variantMachine() {
+    const config = jobMachine.config as { states: Record<string, { on?: Record<string, unknown> }> };
+    const claimed = config.states.claimed!;
+    /* eslint-disable @typescript-eslint/no-unnecessary-type-assertion -- XState's typings of a copied config */
+    return setup({
+      types: {} as { context: JobContext; events: JobMachineEvent },
+      guards: { all: checkAll },
+      actions: jobMachine.implementations.actions as never,
+    }).createMachine({
+      ...(jobMachine.config as object),
+      context: jobMachine.config.context as never,
       states: {
-        ...states,
-        queued: {
-          on: { cancel: { target: 'cancelled', guard: and(['attemptsLeft', and(['attemptsLeft'])]) } },
+        ...config.states,
+        claimed: {
+          ...claimed,
+          on: {
+            ...claimed.on,
+            start: {
+              guard: {
+                type: 'all',
+                params: { rules: ['isLeaseHolder', 'isCurrentAttempt', 'leaseLive', 'toolCallsLeft'] },
+              },
+              target: 'running',
+              actions: 'recordStart',
+            },
+          },
         },
-      },
+      } as never,
     });
-    expect(compileJobTable(nested).states.queued.cancel?.[0]?.guards).toEqual([
-      'attemptsLeft',
-      'attemptsLeft',
-    ]);
+  }
+
+  it('a rule added to a transition of the machine refuses and explains itself, with no other list to edit', () => {
+    const spec = compileJobTable(variantMachine() as unknown as AnyStateMachine);
+    expect(spec.states.claimed.start?.[0]?.guards).toContain('toolCallsLeft');
+    const engine = tableEngineFor(spec, 'variant');
+    const state = new PlaneState();
+    const at = (s: number) => new Date(T0 + s * 1000).toISOString();
+    const base = { v: 1 as const, prev: SHA_A, hash: SHA_A, job_id: J };
+    const job = { ...agentSpec({ job_id: J, budgets: { max_tool_calls: 0 } }), created_at_utc: at(0) };
+    expect(
+      state.evolve({ ...base, seq: 1, ts_utc: at(0), event: 'enqueue', job }, { engine }),
+    ).toBeUndefined();
+    const claim = {
+      ...base,
+      seq: 2,
+      ts_utc: at(1),
+      event: 'claim',
+      worker_id: 'w1',
+      attempt: 1,
+      lease_expires_unix: T0 / 1000 + 60,
+      worker_slots: 1,
+    };
+    expect(state.evolve(claim as LedgerEvent, { engine })).toBeUndefined();
+    const start = {
+      ...base,
+      seq: 3,
+      ts_utc: at(2),
+      event: 'start',
+      worker_id: 'w1',
+      attempt: 1,
+      run_header_sha256: SHA_A,
+    };
+    expect(state.evolve(start as LedgerEvent, { engine })).toEqual({
+      code: 'E_BUDGET_TOOL_CALLS',
+      message: 'start refused: max_tool_calls (0) is reached',
+      jobState: 'claimed',
+    });
+    // The machine as it is accepts that start: the rule, not the event, made the difference.
+    expect(state.evolve(start as LedgerEvent)).toBeUndefined();
   });
 });

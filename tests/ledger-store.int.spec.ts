@@ -1,5 +1,5 @@
 /**
- * The file ledger store on real files (SPEC §2): canonical chained lines, group commit,
+ * The file ledger store on real files (docs/spec.md §2): canonical chained lines, group commit,
  * all-or-nothing batches, torn tails moved aside, corruption refused with the line named,
  * clamped timestamps, the line-size limit, and catch-up that reads only new lines.
  */
@@ -49,7 +49,7 @@ afterEach(() => {
 });
 const track = (p: Plane) => (closing.push(p), p);
 
-describe('lines (SPEC §2, invariant 8)', () => {
+describe('lines (docs/spec.md §2, invariant 8)', () => {
   it('every line is canonical JSON: sorted keys, no spaces, one per \\n', async () => {
     const { ledger, plane } = await busyPlane();
     track(plane);
@@ -105,7 +105,7 @@ describe('lines (SPEC §2, invariant 8)', () => {
     expect(err).toBeInstanceOf(LineTooLargeError);
     expect(err).toMatchObject({ code: 'E_LINE_TOO_LARGE' });
     expect(readFileSync(ledger)).toEqual(before);
-    expect(plane.state.jobs.has(B)).toBe(false);
+    expect(plane.state.has(B)).toBe(false);
     // Just under the limit is fine.
     const big = { ...agentSpec({ job_id: C }), meta: { blob: 'x'.repeat(MAX_LINE_BYTES - 1000) } };
     await plane.submit([cmd.enqueue(big)]);
@@ -289,7 +289,7 @@ describe('corruption (S5)', () => {
   it('an impossible date (Feb 31) in ts_utc is corruption, not a rolled-over time', async () => {
     const { ledger, plane } = await busyPlane();
     plane.close();
-    const events = ledgerEvents(ledger).map((e) => ({ ...e }) as Record<string, unknown>);
+    const events = ledgerEvents(ledger).map((e) => ({ ...e }));
     for (const e of events.slice(3)) e.ts_utc = '2030-02-31T00:00:00.000Z';
     writeFileSync(ledger, rechain(events));
     expect(() => Plane.open(join(ledger, '..'), { useCheckpoint: false })).toThrow(/line 4: /);
@@ -313,7 +313,7 @@ describe('corruption (S5)', () => {
   it('a well-chained line whose ts_utc goes backwards is corruption (invariant 8)', async () => {
     const { ledger, plane } = await busyPlane();
     plane.close();
-    const events = ledgerEvents(ledger).map((e) => ({ ...e }) as Record<string, unknown>);
+    const events = ledgerEvents(ledger).map((e) => ({ ...e }));
     events[3]!.ts_utc = '2029-12-31T23:59:59.999Z';
     writeFileSync(ledger, rechain(events));
     expect(chainViolations(ledgerLines(ledger))).toEqual(['line 4: ts_utc goes backwards']);
@@ -360,7 +360,7 @@ describe('catch-up (S6)', () => {
     const one = track(Plane.open(home, { clock: new ManualClock() }));
     const two = track(Plane.open(home, { clock: new ManualClock() }));
     await one.submit([cmd.enqueue(agentSpec({ job_id: A }))]);
-    expect(two.state.jobs.has(A)).toBe(false);
+    expect(two.state.has(A)).toBe(false);
     two.refresh();
     expect(two.report()).toEqual(one.report());
     await two.submit([cmd.claim(A, 'w2')]);

@@ -1,5 +1,5 @@
 /**
- * The job machine (SPEC §4) as a table: every state × event, and every guard's refusal code,
+ * The job machine (docs/spec.md §4) as a table: every state × event, and every guard's refusal code,
  * through the pure core (decide → evolve). Tests are named after the invariant they pin down.
  */
 import { describe, expect, it } from 'vitest';
@@ -43,7 +43,7 @@ const probes: Record<string, Step> = {
   cancel: at(10, cmd.cancel(J)),
 };
 
-// SPEC §4: the transitions the machine accepts; everything else is an illegal transition.
+// docs/spec.md §4: the transitions the machine accepts; everything else is an illegal transition.
 const legal: Record<JobStateValue, Partial<Record<keyof typeof probes, JobStateValue>>> = {
   queued: { claim: 'claimed', cancel: 'cancelled' },
   claimed: { start: 'running', heartbeat: 'claimed', fail: 'failed', expire: 'expired', cancel: 'cancelled' },

@@ -4,8 +4,9 @@
  * backwards), through `plane.submit` on real files. Then:
  *   (a) replaying the ledger from scratch gives the live plane's report;
  *   (b) replaying twice gives the same state_digest (and --at SEQ gives the live state then);
- *   (c) every invariant of SPEC §4 holds on every prefix, checked by an independent model of
- *       the spec written here over the parsed events — never by the machine's own guards;
+ *   (c) every invariant of docs/spec.md §4 holds on every prefix, checked by an independent model of
+ *       the spec written here over the parsed events — never by the machine's own guards — and
+ *       `audit` (its own rules again) finds nothing;
  *   (d) every refused command leaves the file byte-identical and the state unchanged.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { WALL_TIME_GRACE_MS } from '../machines/job.guards.js';
 import type { JobStateValue } from '../machines/job.types.js';
 import type { Command } from '../src/core/commands.js';
+import { auditBytes } from '../src/audit/audit.js';
 import { isExecplaneError } from '../src/errors.js';
 import { xstateEngine } from '../machines/job.machine.js';
 import { tableEngine } from '../machines/job.table.js';
@@ -164,8 +166,8 @@ function aim(intent: Intent, world: World, plane: Plane): { kind: Intent['kind']
   if (!intent.aimed || intent.kind === 'enqueue') return { kind: intent.kind, job_id: anyJob };
   const takers = (kind: Intent['kind']) =>
     ids.filter((id) => {
-      const snap = plane.state.jobs.get(id);
-      if (!snap || !TAKES[kind].includes(snap.value as JobStateValue)) return false;
+      const snap = plane.state.get(id);
+      if (!snap || !TAKES[kind].includes(snap.value)) return false;
       return kind !== 'retry' || snap.context.attempt < snap.context.max_attempts;
     });
   const own = takers(intent.kind);
@@ -186,7 +188,7 @@ function aim(intent: Intent, world: World, plane: Plane): { kind: Intent['kind']
 function commandOf(intent: Intent, world: World, plane: Plane): Command {
   const { kind, job_id } = aim(intent, world, plane);
   const i = JOB_IDS.indexOf(job_id as (typeof JOB_IDS)[number]);
-  const ctx = plane.state.jobs.get(job_id)?.context;
+  const ctx = plane.state.get(job_id)?.context;
   const w = intent.worker % world.workerSlots.length;
   const worker_id = (intent.fromHolder && ctx?.lease?.worker_id) || WORKERS[w]!;
   const current = ctx?.attempt ?? 1;
@@ -240,14 +242,15 @@ function commandOf(intent: Intent, world: World, plane: Plane): Command {
 
 function advance(now: number, by: Intent['advanceMs'], plane: Plane): number {
   if (by !== 'toLeaseExpiry') return now + by;
-  const expiries = [...plane.state.jobs.values()]
+  const expiries = [...plane.state.ids()]
+    .map((id) => plane.state.get(id)!)
     .map((snap) => (snap.context.lease ? snap.context.lease.expires_unix * 1000 : -1))
     .filter((ms) => ms >= now);
   return expiries.length ? Math.min(...expiries) : now;
 }
 
 // ---------------------------------------------------------------------------------------------
-// An independent model of SPEC §4 over parsed events. It knows nothing of the machine.
+// An independent model of docs/spec.md §4 over parsed events. It knows nothing of the machine.
 
 interface JobModel {
   readonly spec: JobSpec;
@@ -495,6 +498,7 @@ describe('plane: random commands from several workers', () => {
           const events = existsSync(ledger) ? ledgerEvents(ledger) : [];
           expect(chainViolations(existsSync(ledger) ? ledgerLines(ledger) : [])).toEqual([]);
           expect(invariantViolations(events)).toEqual([]);
+          if (existsSync(ledger)) expect(auditBytes(readFileSync(ledger)).findings).toEqual([]);
           const fromModel = modelStates(events);
           const fromReplay = Object.fromEntries(
             Object.entries(live.jobs).map(([id, j]) => [id, { state: j.state, attempt: j.attempt }]),

@@ -33,7 +33,7 @@ async function startSleeper(p: Plane) {
   await plane.submit([
     { type: 'enqueue', spec: testRunnerSpec([['node', 'grandchild.js', pidsFile]], { timeout_sec: 600 }) },
   ]);
-  const jobId = plane.state.jobs.keys().next().value as string;
+  const jobId = plane.state.ids().next().value as string;
   const sandbox = await prepareSandbox({ home: p.home });
   const run = startWorker(p.home, async () => ({ result: {} }), {
     workspace: p.workspace,

@@ -1,7 +1,7 @@
 /**
  * Issue 5 with real processes: each test enqueues a job with `execplane enqueue` and runs it with
  * `execplane work --once`, then checks what the ledger, the evidence and the process table say.
- * SPEC §9's sandbox failures are the rows: bash -c ran anything, the network was never blocked,
+ * docs/spec.md §9's sandbox failures are the rows: bash -c ran anything, the network was never blocked,
  * grandchildren survived timeouts, output was buffered whole, non-UTF-8 output crashed the
  * worker. Nothing asserts how fast anything was.
  */

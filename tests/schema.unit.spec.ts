@@ -14,7 +14,7 @@ import { eventSchemaProblems, validateJobSpec } from '../src/schema/validate.js'
 import { agentSpec } from './helpers/specs.js';
 
 // bin/ is plain JavaScript without declarations; its one export is typed here.
-const GEN_LIB: string = '../bin/gen-types-lib.js';
+const GEN_LIB: string = '../scripts/gen-types-lib.js';
 const { generateTypes } = (await import(GEN_LIB)) as { generateTypes: () => Promise<string> };
 
 describe('schemas ↔ types', () => {
@@ -31,7 +31,7 @@ describe('schemas ↔ types', () => {
       expect(s.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
   });
 
-  it('every event type of SPEC §2 has its schema', () => {
+  it('every event type of docs/spec.md §2 has its schema', () => {
     const events = eventSchema.oneOf.map((r) => {
       const name = r.$ref.replace('#/$defs/', '') as keyof typeof eventSchema.$defs;
       return (eventSchema.$defs[name] as { properties: { event: { const: string } } }).properties.event.const;
@@ -48,7 +48,7 @@ describe('samples', () => {
     },
   );
 
-  it('the demo covers every job type of SPEC §3', () => {
+  it('the demo covers every job type of docs/spec.md §3', () => {
     expect(new Set(demoSpecs().map((s) => s.job_type))).toEqual(
       new Set(['repo_index_task', 'doc_compactor_task', 'test_runner_task', 'agent_task']),
     );

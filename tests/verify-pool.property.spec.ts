@@ -182,7 +182,7 @@ describe('chunks and soundness (sources)', () => {
           } else if (plausible[field]) {
             ev[field] = plausible[field][edit.plausible % plausible[field].length];
           } else if (field === 'job' && ev.job) {
-            ev.job = { ...(ev.job as object), job_id: 'job-other0001' };
+            ev.job = { ...ev.job, job_id: 'job-other0001' };
           }
           delete ev.hash;
           ev.hash = sha256Hex(canonicalJson(ev));
@@ -261,9 +261,12 @@ describe('with worker threads (dist)', () => {
   let audit: typeof AuditFileModule;
   beforeAll(async () => {
     requireDist();
+    // The paths are strings to TypeScript (`as string`), so it types the modules as their sources.
+    /* eslint-disable @typescript-eslint/no-unnecessary-type-assertion */
     pool = (await import('../dist/src/ledger/verify-pool.js' as string)) as typeof PoolModule;
     plane = (await import('../dist/src/plane.js' as string)) as typeof PlaneModule;
     audit = (await import('../dist/src/audit/audit-file.js' as string)) as typeof AuditFileModule;
+    /* eslint-enable @typescript-eslint/no-unnecessary-type-assertion */
   });
 
   it('threads judge every chunk; the reader trusts the lines before a damaged one, and no later', async () => {

@@ -225,7 +225,7 @@ describe('execplane work processes', () => {
     expect((await cli(['kill-switch', 'on', '--home', p.home, '--reason', 'test'])).exitCode).toBe(0);
     expect((await w).exitCode).toBe(3);
     let events = ledgerEvents(p.ledger);
-    const fails = events.filter((e) => e.event === 'fail') as Extract<LedgerEvent, { event: 'fail' }>[];
+    const fails = events.filter((e): e is Extract<LedgerEvent, { event: 'fail' }> => e.event === 'fail');
     expect(fails.map((f) => f.error.code)).toEqual(['kill_switch', 'kill_switch']);
     const claims = count(events, 'claim');
     const once = await cli(['work', '--once', '--home', p.home, '--workspace', p.workspace]);

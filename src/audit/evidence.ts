@@ -1,5 +1,5 @@
 /**
- * `audit --evidence` (SPEC §7): every evidence file a complete or fail event records
+ * `audit --evidence` (docs/spec.md §7): every evidence file a complete or fail event records
  * (`evidence: [{path, sha256, bytes}]`, path relative to <home>/evidence/<job_id>/) exists inside
  * that directory and still has the recorded size and SHA-256. Reads files (an I/O edge); each file
  * is hashed in chunks, so memory stays bounded.

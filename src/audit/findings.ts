@@ -3,9 +3,9 @@
  * (documented one by one in docs/audit.md; a unit test keeps the two in step).
  */
 
-/** Every finding code, with the invariant of SPEC §4 it belongs to (8 = integrity) and its gist. */
+/** Every finding code, with the invariant of docs/spec.md §4 it belongs to (8 = integrity) and its gist. */
 export const FINDING_CODES = {
-  // Integrity of the file (SPEC §2, invariant 8): integrity.ts
+  // Integrity of the file (docs/spec.md §2, invariant 8): integrity.ts
   E_AUDIT_PARSE: { invariant: 8, gist: 'a line is not valid UTF-8 JSON of an object' },
   E_AUDIT_LINE_TOO_LONG: { invariant: 8, gist: 'a line exceeds the 64 KiB limit' },
   E_AUDIT_NOT_CANONICAL: { invariant: 8, gist: 'a line is not the canonical JSON of its event' },
@@ -16,9 +16,9 @@ export const FINDING_CODES = {
   E_AUDIT_TS_BACKWARDS: { invariant: 8, gist: 'ts_utc is before the previous event’s' },
   E_AUDIT_TORN_TAIL: { invariant: 8, gist: 'the file ends inside a line (an interrupted write)' },
   E_AUDIT_HEAD_MISMATCH: { invariant: 8, gist: 'the ledger does not extend the --expect-head anchor' },
-  // The job machine (SPEC §4): transitions.ts
+  // The job machine (docs/spec.md §4): transitions.ts
   E_AUDIT_ILLEGAL_TRANSITION: { invariant: null, gist: 'the job machine does not accept the event' },
-  // Rules of the audit's own (SPEC §4 invariants 1–7, and job identity): invariants.ts
+  // Rules of the audit's own (docs/spec.md §4 invariants 1–7, and job identity): invariants.ts
   E_AUDIT_UNKNOWN_JOB: { invariant: null, gist: 'an event for a job that was never enqueued' },
   E_AUDIT_DUPLICATE_ENQUEUE: { invariant: null, gist: 'a second enqueue of an existing job_id' },
   E_AUDIT_INV1_NOT_QUEUED: { invariant: 1, gist: 'a claim of a job that is not queued' },
@@ -35,7 +35,7 @@ export const FINDING_CODES = {
   E_AUDIT_INV5_POLICY: { invariant: 5, gist: 'a tool_call the job’s tool_policy does not allow' },
   E_AUDIT_INV6_SLOTS: { invariant: 6, gist: 'a claim beyond the worker’s declared worker_slots' },
   E_AUDIT_INV7_AFTER_TERMINAL: { invariant: 7, gist: 'an event for a job that had ended for good' },
-  // Evidence files (`--evidence`, SPEC §7): evidence.ts
+  // Evidence files (`--evidence`, docs/spec.md §7): evidence.ts
   E_AUDIT_EVIDENCE_MISSING: { invariant: null, gist: 'a recorded evidence file does not exist' },
   E_AUDIT_EVIDENCE_MISMATCH: { invariant: null, gist: 'an evidence file’s size or SHA-256 differs' },
   E_AUDIT_EVIDENCE_PATH: { invariant: null, gist: 'an evidence path leads outside evidence/<job_id>/' },

@@ -1,5 +1,5 @@
 /**
- * Integrity of a ledger file, line by line (SPEC §2; invariant 8): each line is UTF-8 JSON of an
+ * Integrity of a ledger file, line by line (docs/spec.md §2; invariant 8): each line is UTF-8 JSON of an
  * object, at most 64 KiB, in canonical form, matching its schema, with `seq` = previous + 1,
  * `prev` = previous `hash`, `hash` = SHA-256 of the canonical event without `hash`, and a
  * `ts_utc` no earlier than the previous line's.

@@ -1,5 +1,5 @@
 /**
- * Invariants 1–7 of SPEC §4, re-checked by rules of the audit's own. They are written from the
+ * Invariants 1–7 of docs/spec.md §4, re-checked by rules of the audit's own. They are written from the
  * spec's text, as plainly as possible, and share no code with machines/ (no guard, no machine,
  * no evolve): a bug in a guard must not be able to vouch for itself. Invariant 8 (integrity) is
  * integrity.ts.
@@ -30,9 +30,9 @@ import type { Budgets, LedgerEvent, ToolPolicy } from '../schema/types.generated
 import { parseTsUtc } from '../time.js';
 import { finding, type Finding, type FindingCode, type LineRef } from './findings.js';
 
-/** SPEC §4.4's grace past max_wall_time_sec (the machine's WALL_TIME_GRACE_MS; a test pins both). */
+/** docs/spec.md §4.4's grace past max_wall_time_sec (the machine's WALL_TIME_GRACE_MS; a test pins both). */
 export const AUDIT_WALL_TIME_GRACE_MS = 10_000;
-/** SPEC §3: max_attempts when a spec omits it. */
+/** docs/spec.md §3: max_attempts when a spec omits it. */
 export const AUDIT_DEFAULT_MAX_ATTEMPTS = 3;
 
 /** queued → leased → ended (failed/expired, may be retried) or final (nothing may follow). */

@@ -45,7 +45,7 @@ Docs: docs/cli.md`,
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv as string[]);
+    await buildProgram().parseAsync(argv);
     // A command that ends with a code of its own (work: 3 for the kill switch) sets exitCode.
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
   } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * The plane's optional settings, `<home>/config.json` (SPEC §1), checked against
+ * The plane's optional settings, `<home>/config.json` (docs/spec.md §1), checked against
  * schemas/config.schema.json by the one validator. A missing file means the defaults; a
  * malformed one is a usage error (exit 2) naming the file and the problem, and a worker
  * refuses to start on it rather than guess which programs jobs may run.

@@ -1,5 +1,5 @@
 /**
- * Which queued jobs a worker claims next (SPEC §3): highest priority first, then oldest enqueue
+ * Which queued jobs a worker claims next (docs/spec.md §3): highest priority first, then oldest enqueue
  * (FIFO by seq) — never by id; only jobs past their retry backoff, and only as many as fit the
  * worker's free slots (invariant 6). Pure; runs under the append lock against the current state.
  */
@@ -27,7 +27,7 @@ export function pickClaims(
   const keep = Math.min(freeSlots, maxJobs);
   const best: Candidate[] = [];
   for (const id of state.queuedInClaimOrder()) {
-    const c = state.jobs.get(id)!.context;
+    const c = state.get(id)!.context;
     if (c.not_before_unix * 1000 > tsMs || c.budgets.max_concurrency_slots > freeSlots || !canRun(c))
       continue;
     best.push({ id, slots: c.budgets.max_concurrency_slots });
@@ -47,7 +47,7 @@ export function pickClaims(
 export function nextBackoffEndMs(state: PlaneState, tsMs: number): number | undefined {
   let next: number | undefined;
   for (const id of state.queuedRetried()) {
-    const t = state.jobs.get(id)!.context.not_before_unix * 1000;
+    const t = state.get(id)!.context.not_before_unix * 1000;
     if (t > tsMs && (next === undefined || t < next)) next = t;
   }
   return next;

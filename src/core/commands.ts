@@ -1,14 +1,20 @@
 /**
  * Commands: what callers ask the plane to do. `decide` turns each into at most one event body,
- * which must then pass the job machine (evolve) before it can be appended.
+ * which must then pass the job machine (`PlaneState.evolve`) before it can be appended.
  */
 import type {
   CompleteEvent,
   ErrorInfo,
   EvidenceFile,
+  LedgerEvent,
   ToolCallEvent,
   Usage,
 } from '../schema/types.generated.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** An event as a command decides it: the store adds `v`, `seq`, `ts_utc`, `prev` and `hash`. */
+export type EventBody = DistributiveOmit<LedgerEvent, 'v' | 'seq' | 'ts_utc' | 'prev' | 'hash'>;
 
 interface Fenced {
   readonly job_id: string;

@@ -1,27 +1,32 @@
 /**
- * decide(command, state, time) → the event body to append, or a refusal. Pure: the time is the
- * commit time the store chose under the lock, and every body still goes through the job
- * machine (evolve) before it is written.
+ * decide(command, state, time, ids) → the event body to append, or a refusal. Pure: the time is
+ * the commit time the store chose under the lock, new job ids come from the injected `IdSource`
+ * (src/ids.ts at the edge, a fixed list in tests), and every body still goes through the job
+ * machine (`PlaneState.evolve`) before it is written.
  */
 import { canonicalOrder } from '../canonical.js';
 import { RefusedError } from '../errors.js';
-import { newJobId } from '../ids.js';
-import type { EventBody } from '../ledger/line.js';
 import type { JobSpec } from '../schema/types.generated.js';
 import { validateJobSpec } from '../schema/validate.js';
 import { toTsUtc } from '../time.js';
-import type { Command } from './commands.js';
-import { specDigest, stateOf, type PlaneState } from './plane-state.js';
+import type { Command, EventBody } from './commands.js';
+import { specDigest, type PlaneState } from './plane-state.js';
+
+/** Where new job ids come from (docs/spec.md §3: `job-` + a time-sortable id). */
+export interface IdSource {
+  /** A fresh job id for a spec submitted at `tsMs` without one. */
+  jobId(tsMs: number): string;
+}
 
 export type Decision =
   | { readonly kind: 'append'; readonly body: EventBody }
   | { readonly kind: 'exists'; readonly job_id: string; readonly seq: number };
 
-/** Existing jobs are compared by the canonical JSON of their spec (SPEC §3 duplicate rule). */
-export function decide(command: Command, state: PlaneState, tsMs: number): Decision {
+/** Existing jobs are compared by the canonical JSON of their spec (docs/spec.md §3 duplicate rule). */
+export function decide(command: Command, state: PlaneState, tsMs: number, ids: IdSource): Decision {
   switch (command.type) {
     case 'enqueue':
-      return decideEnqueue(command.spec, state, tsMs);
+      return decideEnqueue(command.spec, state, tsMs, ids);
     case 'claim': {
       const ctx = jobContext(state, command.job_id);
       return append({
@@ -83,11 +88,12 @@ export function decide(command: Command, state: PlaneState, tsMs: number): Decis
     case 'expire': {
       const ctx = jobContext(state, command.job_id);
       if (!ctx.lease) {
+        const jobState = state.jobState(command.job_id);
         throw new RefusedError(
           'E_ILLEGAL_TRANSITION',
-          `expire is not accepted for job ${command.job_id}: it holds no lease (state ${stateOf(state.jobs.get(command.job_id)!)})`,
+          `expire is not accepted for job ${command.job_id}: it holds no lease (state ${jobState})`,
           command.job_id,
-          stateOf(state.jobs.get(command.job_id)!),
+          jobState,
         );
       }
       return append({
@@ -110,7 +116,7 @@ export function decide(command: Command, state: PlaneState, tsMs: number): Decis
       });
     }
     case 'cancel':
-      jobContext(state, command.job_id);
+      if (!state.has(command.job_id)) throw unknownJob(command.job_id);
       return append({ event: 'cancel', job_id: command.job_id, reason: command.reason });
   }
 }
@@ -122,28 +128,31 @@ function leaseExpiry(tsMs: number, seconds: number): number {
   return Math.round(tsMs + seconds * 1000) / 1000;
 }
 
+const unknownJob = (jobId: string) =>
+  new RefusedError('E_UNKNOWN_JOB', `no job ${jobId} in this plane`, jobId);
+
 function jobContext(state: PlaneState, jobId: string) {
-  const snap = state.jobs.get(jobId);
-  if (!snap) throw new RefusedError('E_UNKNOWN_JOB', `no job ${jobId} in this plane`, jobId);
-  return snap.context;
+  const job = state.get(jobId);
+  if (!job) throw unknownJob(jobId);
+  return job.context;
 }
 
 /**
  * Validates and completes a spec (job_id and created_at_utc when absent). A repeat of an
  * existing id is idempotent only when the spec is byte-identical in canonical form; a
  * submission without created_at_utc is compared without it, so re-running the same file is a
- * no-op. A finished job is never re-queued by an enqueue (SPEC §9).
+ * no-op. A finished job is never re-queued by an enqueue (docs/spec.md §9).
  */
-function decideEnqueue(spec: unknown, state: PlaneState, tsMs: number): Decision {
+function decideEnqueue(spec: unknown, state: PlaneState, tsMs: number, ids: IdSource): Decision {
   const submitted = validateJobSpec(spec);
   // In canonical key order once, so sealing it and hashing it (specDigest) both take the fast path.
   const job: JobSpec = canonicalOrder({
     ...submitted,
-    job_id: submitted.job_id ?? newJobId(tsMs),
+    job_id: submitted.job_id ?? ids.jobId(tsMs),
     created_at_utc: submitted.created_at_utc ?? toTsUtc(tsMs),
   });
   const jobId = job.job_id as string;
-  const existing = state.jobs.get(jobId);
+  const existing = state.get(jobId);
   if (existing) {
     const ctx = existing.context;
     const sameCreated =
@@ -153,10 +162,10 @@ function decideEnqueue(spec: unknown, state: PlaneState, tsMs: number): Decision
     }
     throw new RefusedError(
       'E_JOB_EXISTS',
-      `job ${jobId} already exists in state ${stateOf(existing)} with a different spec; ` +
+      `job ${jobId} already exists in state ${existing.value} with a different spec; ` +
         'choose another job_id, or omit job_id to have one generated',
       jobId,
-      stateOf(existing),
+      existing.value,
     );
   }
   return append({ event: 'enqueue', job_id: jobId, job });

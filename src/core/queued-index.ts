@@ -1,12 +1,11 @@
 /**
- * The queued jobs in claim order (SPEC §3: highest priority first, then oldest enqueue seq),
- * kept up to date as jobs enter and leave `queued`, so choosing a claim looks at the few best
- * candidates instead of scanning the whole queue on every worker wake-up. A 20,000-job backlog
- * made that scan (twice per claim, once more for the next backoff end) cost a 4 × 8 drain
- * ≈ 1 ms per job (docs/decisions.md, "Drain").
+ * The queued jobs in claim order (docs/spec.md §3: highest priority first, then oldest enqueue
+ * seq), kept up to date as jobs enter and leave `queued`, so choosing a claim looks at the few
+ * best candidates instead of scanning the whole queue on every worker wake-up (docs/decisions.md,
+ * "Claim order kept as an index").
  *
  * Q1. `inClaimOrder()` yields every queued job exactly once, by priority descending, then
- *     enqueued_seq ascending (SPEC §3's claim order; never by id).
+ *     enqueued_seq ascending (docs/spec.md §3's claim order; never by id).
  * Q2. `retried()` holds every queued job whose not_before_unix is set (only a retry sets it), so
  *     the jobs that may be backing off are found without the rest.
  */

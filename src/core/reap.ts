@@ -1,5 +1,5 @@
 /**
- * The reaper's decisions (SPEC §6): `expire` for every lease that has lapsed at `tsMs`, then
+ * The reaper's decisions (docs/spec.md §6): `expire` for every lease that has lapsed at `tsMs`, then
  * `retry` with exponential backoff for every job that may run again — expired jobs, and failed
  * jobs whose error is retryable — while attempts remain. Pure; the store runs the commands under
  * the lock, so two reapers never both expire or retry the same attempt.
@@ -30,7 +30,7 @@ export function reapCommands(
     commands.push({ type: 'retry', job_id, backoff_sec: backoffSec(policy, attempt), by: 'reaper' });
   for (const leased of ['claimed', 'running'] as const) {
     for (const id of state.inState(leased)) {
-      const c = state.jobs.get(id)!.context;
+      const c = state.get(id)!.context;
       if (c.lease && c.lease.expires_unix * 1000 <= tsMs) {
         commands.push({ type: 'expire', job_id: id, reaper });
         if (c.attempt < c.max_attempts) retry(id, c.attempt);
@@ -39,7 +39,7 @@ export function reapCommands(
   }
   // Expired jobs, and failed ones with a retryable error, while attempts remain (an index kept
   // by PlaneState: history of jobs failed for good costs nothing here).
-  for (const id of state.retryCandidates()) retry(id, state.jobs.get(id)!.context.attempt);
+  for (const id of state.retryCandidates()) retry(id, state.get(id)!.context.attempt);
   return commands;
 }
 
@@ -48,7 +48,7 @@ export function nextLeaseExpiryMs(state: PlaneState): number | undefined {
   let next: number | undefined;
   for (const leased of ['claimed', 'running'] as const) {
     for (const id of state.inState(leased)) {
-      const lease = state.jobs.get(id)!.context.lease;
+      const lease = state.get(id)!.context.lease;
       if (lease && (next === undefined || lease.expires_unix * 1000 < next)) next = lease.expires_unix * 1000;
     }
   }

@@ -1,7 +1,7 @@
 /**
  * agent_task with the offline stub model: one turn, no tools, no network. The transcript
  * (model, messages, reply) goes to evidence as transcript.json; the reply's bytes count as
- * output. The tool-call loop and the live client arrive with the model lane (SPEC §8).
+ * output. The tool-call loop and the live client arrive with the model lane (docs/spec.md §8).
  */
 import { sha256Hex } from '../canonical.js';
 import { JobError } from '../worker/errors.js';

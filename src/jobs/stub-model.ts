@@ -1,5 +1,5 @@
 /**
- * The offline stub model (SPEC §8: "stub by default"): a pure function of the conversation, so
+ * The offline stub model (docs/spec.md §8: "stub by default"): a pure function of the conversation, so
  * an agent_task gives the same answer on any machine, any day, with no network and no weights.
  * The live OpenAI-compatible client comes with the model-lane issue.
  */

@@ -73,7 +73,7 @@ async function gitTracked(workspace: string, signal: AbortSignal, pathVar: strin
     maxBuffer: 256 * 1024 * 1024,
   });
   if (r.exitCode !== 0) return undefined; // not a checkout (or no usable git): walk instead
-  return Buffer.from(r.stdout as Uint8Array)
+  return Buffer.from(r.stdout)
     .toString('utf8')
     .split('\0')
     .filter((p) => p !== '');

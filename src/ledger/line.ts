@@ -1,20 +1,16 @@
 /**
- * Ledger format v1, one line (SPEC §2): the canonical JSON of an event, `\n`-terminated, whose
+ * Ledger format v1, one line (docs/spec.md §2): the canonical JSON of an event, `\n`-terminated, whose
  * `hash` is the SHA-256 of the canonical JSON of the event without `hash`, and whose `prev` is
  * the previous line's `hash`.
  */
 import { canonicalJson, sha256Hex } from '../canonical.js';
 import { LineTooLargeError } from '../errors.js';
+import type { EventBody } from '../core/commands.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
 
 export const LEDGER_VERSION = 1;
 /** No line may exceed this many bytes (including its `\n`): outputs belong in evidence files. */
 export const MAX_LINE_BYTES = 64 * 1024;
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/** An event as a command decides it: the store adds `v`, `seq`, `ts_utc`, `prev` and `hash`. */
-export type EventBody = DistributiveOmit<LedgerEvent, 'v' | 'seq' | 'ts_utc' | 'prev' | 'hash'>;
 
 export interface SealedLine {
   readonly event: LedgerEvent;

@@ -18,8 +18,8 @@ export class AppendLock {
   async with<T>(fn: () => T | Promise<T>): Promise<T> {
     const run = this.queue.then(async () => {
       this.fd ??= openSync(this.path, 'a+');
-      // Uncontended, take it synchronously: waitForLock hops through libuv's thread pool, which
-      // cost a single append ≈ 0.3 ms of idle wake-up on a busy machine (docs/decisions.md).
+      // Uncontended, take it synchronously: waitForLock hops through libuv's thread pool, a wake-up
+      // every append paid (docs/decisions.md, "The append lock is tried before it is waited for").
       const fsx = lockApi();
       if (!fsx.tryLock(this.fd)) await fsx.waitForLock(this.fd);
       try {

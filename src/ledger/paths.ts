@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
-/** The files of a plane under its home (SPEC §1). None has to exist beforehand. */
+/** The files of a plane under its home (docs/spec.md §1). None has to exist beforehand. */
 export interface PlanePaths {
   readonly home: string;
   readonly ledger: string;

@@ -21,7 +21,7 @@ export interface ScannedLine {
   /** The line outgrew `maxLineBytes`; its bytes were skipped, not kept. */
   readonly oversized?: true;
   /**
-   * Its bytes are not UTF-8 (SPEC §2). `text` then holds U+FFFD where they were — which a hash
+   * Its bytes are not UTF-8 (docs/spec.md §2). `text` then holds U+FFFD where they were — which a hash
    * over the text cannot tell from a real U+FFFD, so readers must check this instead.
    */
   readonly notUtf8: boolean;

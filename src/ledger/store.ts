@@ -1,7 +1,7 @@
 /**
  * The file ledger store: `jobs.jsonl` and the PlaneState folded from it.
  *
- * Guarantees (SPEC §2), each relied on elsewhere:
+ * Guarantees (docs/spec.md §2), each relied on elsewhere:
  *   S1. Every append runs under the plane's exclusive lock, after catching up on lines other
  *       processes appended, so commands are decided against the current state.
  *   S2. A batch is all-or-nothing as far as decisions go: every event is sealed, schema-checked
@@ -33,13 +33,15 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import type { MachineEngine } from '../../machines/job.types.js';
+import { PlaneState } from '../core/plane-state.js';
 import { LedgerCorruptError, RefusedError } from '../errors.js';
-import type { MachineEngine } from '../../machines/job.table.js';
-import { evolve, PlaneState, type JobSnapshot } from '../core/plane-state.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
 import { eventSchemaProblems } from '../schema/validate.js';
 import { systemClock, toTsUtc, type Clock } from '../time.js';
-import { chainProblem, isTornWrite, MAX_LINE_BYTES, sealEvent, type EventBody } from './line.js';
+import type { EventBody } from '../core/commands.js';
+import { chainProblem, isTornWrite, MAX_LINE_BYTES, sealEvent } from './line.js';
+import type { EndedRegion } from './checkpoint/ended-region.js';
 import { AppendLock } from './lock.js';
 import type { PlanePaths } from './paths.js';
 import { scanLines, type TornTail } from './scan.js';
@@ -66,7 +68,31 @@ export interface FoldPosition {
   lines: number;
 }
 
+export interface LedgerStoreOptions {
+  /** The ledger file. */
+  readonly ledgerPath: string;
+  /** The plane's files; absent, the store is read-only (`--ledger FILE`). */
+  readonly paths?: PlanePaths;
+  readonly clock?: Clock;
+  /** Where to start instead of line 1: a verified checkpoint (checkpoint/checkpoint.ts). */
+  readonly start?: {
+    readonly state: PlaneState;
+    readonly position: FoldPosition;
+    /** The contexts of the ended jobs it restored by their state alone; the store closes it. */
+    readonly ended?: EndedRegion | undefined;
+  };
+  /**
+   * How `commit` runs the job machine to decide: XState's own pure transition unless told
+   * otherwise (docs/spec.md §4; `writeEngine`).
+   */
+  readonly engine?: MachineEngine;
+  /** Worker threads checking a long catch-up's lines ahead of it (verify-pool.ts). */
+  readonly verify?: VerifyOptions;
+}
+
 export class LedgerStore {
+  readonly ledgerPath: string;
+  readonly paths: PlanePaths | undefined;
   readonly state: PlaneState;
   readonly position: FoldPosition;
   /** The partial last line seen by the latest read, if any. */
@@ -80,25 +106,44 @@ export class LedgerStore {
   private readBuf = Buffer.alloc(0);
   /** How long catch-ups use worker threads (threads resolved at construction: a bad setting fails the open). */
   private readonly verify: VerifyOptions;
+  private readonly clock: Clock;
+  private readonly engine: MachineEngine | undefined;
+  /** The checkpoint's ended region while some of its jobs are not loaded (C2 of checkpoint.ts). */
+  private ended: EndedRegion | undefined;
 
-  constructor(
-    readonly ledgerPath: string,
-    readonly paths: PlanePaths | undefined,
-    private readonly clock: Clock = systemClock,
-    start?: { state: PlaneState; position: FoldPosition },
-    /**
-     * How `commit` runs the job machine to decide: XState's own pure transition unless told
-     * otherwise (SPEC §4; `writeEngine`).
-     */
-    private readonly engine?: MachineEngine,
-    verify: VerifyOptions = {},
-  ) {
-    this.verify = { ...verify, threads: verifyThreads(verify.threads) };
-    this.state = start?.state ?? new PlaneState();
-    this.position = start?.position ?? { offset: 0, lines: 0 };
-    this.lock = new AppendLock(paths?.lock ?? `${ledgerPath}.lock`);
+  constructor(options: LedgerStoreOptions) {
+    this.ledgerPath = options.ledgerPath;
+    this.paths = options.paths;
+    this.clock = options.clock ?? systemClock;
+    this.engine = options.engine;
+    this.verify = { ...options.verify, threads: verifyThreads(options.verify?.threads) };
+    this.state = options.start?.state ?? new PlaneState();
+    this.position = options.start?.position ?? { offset: 0, lines: 0 };
+    this.ended = options.start?.ended;
+    this.lock = new AppendLock(this.paths?.lock ?? `${this.ledgerPath}.lock`);
   }
 
+  /**
+   * Reads the contexts of the ended jobs `ids` names that the checkpoint restored by their state
+   * alone (all of them when `ids` is absent), and hands them to the state (P4 of
+   * src/core/plane-state.ts). Throws CheckpointDamagedError when the ended region fails its check.
+   */
+  loadEnded(ids?: Iterable<string>): void {
+    const unloaded = this.state.unloaded();
+    if (unloaded.size === 0 || !this.ended) return;
+    for (const id of ids ?? [...unloaded.keys()]) {
+      const stub = unloaded.get(id);
+      if (!stub) continue;
+      const { job, enqueueOffset } = this.ended.job(stub.ref, stub.value);
+      this.state.loadEnded(id, job, enqueueOffset);
+    }
+    if (unloaded.size === 0) this.dropEnded();
+  }
+
+  /** The ended region, for a checkpoint written from this state (checkpoint.ts). */
+  get endedRegion(): EndedRegion | undefined {
+    return this.ended;
+  }
   /**
    * Folds complete lines appended since the last call (no lock needed: readers see a prefix of
    * complete lines). Stops after `untilSeq` when given. Throws LedgerCorruptError.
@@ -114,7 +159,7 @@ export class LedgerStore {
         this.name,
       );
     }
-    if (this.state.lastSeq >= untilSeq) return;
+    if (this.state.head.seq >= untilSeq) return;
     if (size === this.position.offset) {
       this.torn = null; // nothing new: the usual case for a writer that just took the lock
       return;
@@ -130,8 +175,7 @@ export class LedgerStore {
           const ev = pool?.isSound(line.start, line.end)
             ? this.soundLine(line.text, lineNo, line.notUtf8)
             : this.verifyLine(line.text, lineNo, line.notUtf8);
-          const refusal = evolve(this.state, ev);
-          if (!refusal && ev.event === 'enqueue') this.state.enqueueOffsets.set(ev.job_id, line.start);
+          const refusal = this.state.evolve(ev, { offset: line.start });
           if (refusal)
             throw new LedgerCorruptError(
               lineNo,
@@ -174,25 +218,14 @@ export class LedgerStore {
       const fd = this.openWrite();
       this.catchUp();
       let tornTailMoved: TornTailMoved | null = null;
-      const tsMs = Math.max(this.clock.nowMs(), this.state.lastTsMs);
+      const tsMs = Math.max(this.clock.nowMs(), this.state.head.tsMs);
       const tsUtc = toTsUtc(tsMs);
-      const undo = new Map<string, JobSnapshot | undefined>();
-      const chain = { seq: this.state.lastSeq, hash: this.state.lastHash, ts: this.state.lastTsMs };
       const events: LedgerEvent[] = [];
       const texts: string[] = [];
       let batchBytes = 0;
-      const rollback = () => {
-        // The chain first: whatever happens below, the next commit seals after the last written line.
-        this.state.lastSeq = chain.seq;
-        this.state.lastHash = chain.hash;
-        this.state.lastTsMs = chain.ts;
-        for (const [id, snap] of undo) {
-          this.state.setJob(id, snap);
-          if (!snap) this.state.enqueueOffsets.delete(id);
-        }
-      };
       const seal: Sealer = (body) => {
-        const { event, text } = sealEvent(body, this.state.lastSeq + 1, tsUtc, this.state.lastHash);
+        const { seq, hash } = this.state.head;
+        const { event, text } = sealEvent(body, seq + 1, tsUtc, hash);
         const problems = eventSchemaProblems(event);
         if (problems.length) {
           throw new RefusedError(
@@ -201,17 +234,16 @@ export class LedgerStore {
             body.job_id,
           );
         }
-        if (!undo.has(body.job_id)) undo.set(body.job_id, this.state.jobs.get(body.job_id));
-        const refusal = evolve(this.state, event, engine);
+        const refusal = this.state.evolve(event, { engine, offset: this.position.offset + batchBytes });
         if (refusal) throw new RefusedError(refusal.code, refusal.message, body.job_id, refusal.jobState);
-        if (event.event === 'enqueue')
-          this.state.enqueueOffsets.set(event.job_id, this.position.offset + batchBytes);
         events.push(event);
         texts.push(text);
         batchBytes += Buffer.byteLength(text);
         return event;
       };
       let value: T;
+      // S2: everything the batch folds is undone whole if it is refused or its write fails.
+      this.state.mark();
       try {
         value = decideBatch(tsMs, seal);
         if (texts.length > 0) {
@@ -230,9 +262,10 @@ export class LedgerStore {
           this.position.lines += texts.length;
         }
       } catch (err) {
-        rollback();
+        this.state.rollback();
         throw err;
       }
+      this.state.release();
       return { value, events, tornTailMoved };
     });
   }
@@ -253,10 +286,15 @@ export class LedgerStore {
   }
 
   close(): void {
-    this.state.close();
+    this.dropEnded();
     for (const fd of [this.writeFd, this.readFd]) if (fd !== undefined) closeSync(fd);
     this.writeFd = this.readFd = undefined;
     this.lock.close();
+  }
+
+  private dropEnded(): void {
+    this.ended?.close();
+    this.ended = undefined;
   }
 
   private get name(): string {
@@ -274,8 +312,8 @@ export class LedgerStore {
     } catch {
       return this.verifyLine(text, lineNo);
     }
-    if (ev.seq !== this.state.lastSeq + 1 || ev.prev !== this.state.lastHash)
-      return this.verifyLine(text, lineNo);
+    const head = this.state.head;
+    if (ev.seq !== head.seq + 1 || ev.prev !== head.hash) return this.verifyLine(text, lineNo);
     this.linesVerifiedAhead += 1;
     return ev;
   }
@@ -288,7 +326,8 @@ export class LedgerStore {
     } catch {
       throw new LedgerCorruptError(lineNo, 'not valid JSON', this.name);
     }
-    const problem = chainProblem(text, parsed, this.state.lastSeq + 1, this.state.lastHash);
+    const head = this.state.head;
+    const problem = chainProblem(text, parsed, head.seq + 1, head.hash);
     if (problem) throw new LedgerCorruptError(lineNo, problem, this.name);
     const schema = eventSchemaProblems(parsed);
     if (schema.length)
@@ -332,8 +371,9 @@ let xstate: Promise<MachineEngine> | undefined;
 
 /**
  * The write path's default engine: XState's own pure `initialTransition` / `transition` on the job
- * machine (SPEC §4), loaded on a process's first commit — so `head`, `replay`, `show` and `audit`,
- * which fold with the compiled table and never write, never load XState (≈ 25 ms of start).
+ * machine (docs/spec.md §4), loaded on a process's first commit — so `head`, `replay`, `show` and
+ * `audit`, which fold with the compiled table and never write, never load XState
+ * (docs/decisions.md, "Startup").
  */
 function writeEngine(): Promise<MachineEngine> {
   return (xstate ??= import('../../machines/job.machine.js').then((m) => m.xstateEngine));

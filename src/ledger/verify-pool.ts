@@ -42,8 +42,8 @@ export interface VerifyOptions {
 }
 
 /**
- * A shorter range is read on one thread: starting a thread costs ≈ 30–50 ms, and on 2 vCPUs
- * the threaded read only pulls ahead past ≈ 16–30 MiB.
+ * A shorter range is read on one thread: below about this size, starting a thread costs more
+ * than it saves on 2 vCPUs (docs/decisions.md, "Parallel verification").
  */
 export const DEFAULT_MIN_BYTES = 32 << 20;
 export const DEFAULT_CHUNK_BYTES = 1 << 20;

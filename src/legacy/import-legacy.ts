@@ -1,5 +1,5 @@
 /**
- * `execplane import-legacy OLD --out NEW`: the predecessor's ledger (SPEC §10) as a v1 ledger.
+ * `execplane import-legacy OLD --out NEW`: the predecessor's ledger (docs/spec.md §10) as a v1 ledger.
  *
  * Every event is written through the engine — Plane.submit, at the legacy line's time through an
  * injected clock — into a temporary plane next to NEW, so the output passed the schema and the
@@ -24,7 +24,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { JobStateValue } from '../../machines/job.types.js';
 import { auditLedgerFile } from '../audit/audit-file.js';
 import type { Command } from '../core/commands.js';
-import { stateOf } from '../core/plane-state.js';
 import { ExecplaneError, UsageError } from '../errors.js';
 import { scanLines, withReadFd, type ScannedLine } from '../ledger/scan.js';
 import { Plane } from '../plane.js';
@@ -174,9 +173,10 @@ async function importInto(oldPath: string, outPath: string, tmpHome: string): Pr
   // Leases that lapsed before the old ledger ends: the old system showed them expired (it read
   // the wall clock); v1 needs the expire written.
   const expires: Command[] = [];
-  for (const [id, snap] of plane.state.jobs) {
-    const lease = snap.context.lease;
-    const st = stateOf(snap);
+  for (const id of plane.state.ids()) {
+    const job = plane.state.get(id)!;
+    const lease = job.context.lease;
+    const st = job.value;
     if ((st === 'claimed' || st === 'running') && lease && Math.round(lease.expires_unix * 1000) < lastTs) {
       expires.push({ type: 'expire', job_id: id, reaper: 'import-legacy' });
       anomalies.push({
@@ -189,7 +189,7 @@ async function importInto(oldPath: string, outPath: string, tmpHome: string): Pr
   }
   if (expires.length) await submit(expires, lastTs, lines, null);
 
-  for (const [id, snap] of plane.state.jobs) {
+  for (const id of plane.state.ids()) {
     const view = views.get(id);
     if (!view) continue;
     const shown =
@@ -198,7 +198,7 @@ async function importInto(oldPath: string, outPath: string, tmpHome: string): Pr
         : view.shown === 'running' && view.leaseMs !== null && view.leaseMs < lastTs
           ? 'expired'
           : view.shown;
-    const now = asLegacyState(stateOf(snap));
+    const now = asLegacyState(plane.state.jobState(id)!);
     if (now !== shown) {
       anomalies.push({
         code: 'LEGACY_OUTCOME_DIFFERS',
@@ -239,7 +239,7 @@ function observe(views: Map<string, LegacyView>, rec: LegacyRecord): void {
   if (rec.jobId === null) return;
   const view = views.get(rec.jobId);
   if (rec.kind === 'enqueue') {
-    // The old system reset a job to queued on every enqueue (SPEC §9).
+    // The old system reset a job to queued on every enqueue (docs/spec.md §9).
     if (view) Object.assign(view, { shown: 'queued', line: rec.line, leaseMs: null });
     else views.set(rec.jobId, { shown: 'queued', line: rec.line, leaseMs: null, completedLine: null });
     return;

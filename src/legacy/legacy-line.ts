@@ -1,5 +1,5 @@
 /**
- * One line of the predecessor's ledger (SPEC §10): Python's JSON of {ts_utc (microseconds),
+ * One line of the predecessor's ledger (docs/spec.md §10): Python's JSON of {ts_utc (microseconds),
  * event, job_id, worker_id, lease_expires_unix (float seconds), job, validator_mode, result,
  * error}; no seq, no hash. Parsed into a typed record, or into the anomaly that drops it.
  */

@@ -1,5 +1,5 @@
 /**
- * A legacy job spec as a v1 spec (SPEC §3), or why it cannot be one. Mappings (docs/import-legacy.md):
+ * A legacy job spec as a v1 spec (docs/spec.md §3), or why it cannot be one. Mappings (docs/import-legacy.md):
  * created_at_utc is normalised to v1's millisecond UTC form; fields the v1 schema does not know
  * are dropped and reported; anything else the schema rejects keeps the job out of the import.
  */

@@ -1,5 +1,5 @@
 /**
- * The kill switch (SPEC §6): the presence of <home>/KILL_SWITCH stops all claiming; workers abort
+ * The kill switch (docs/spec.md §6): the presence of <home>/KILL_SWITCH stops all claiming; workers abort
  * running jobs (fail, code kill_switch) and exit with EXIT_KILL_SWITCH. Its content is the reason.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';

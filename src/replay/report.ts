@@ -4,9 +4,9 @@
  * paths, clocks, locale or Node version — so the same file gives the same digest anywhere.
  */
 import { createHash } from 'node:crypto';
-import { JOB_STATES, type JobStateValue } from '../../machines/job.types.js';
+import { JOB_STATES, type JobContext, type JobRecord, type JobStateValue } from '../../machines/job.types.js';
 import { canonicalJson, canonicalOrder } from '../canonical.js';
-import { stateOf, type JobSnapshot, type PlaneState } from '../core/plane-state.js';
+import type { PlaneState } from '../core/plane-state.js';
 import type { TornTail } from '../ledger/scan.js';
 
 /**
@@ -19,18 +19,18 @@ export interface JobView {
   readonly cancel_reason: string | null;
   readonly enqueued_at_utc: string;
   readonly enqueued_seq: number;
-  readonly error: JobSnapshot['context']['error'];
+  readonly error: JobContext['error'];
   readonly job_type: string;
   readonly lease: { readonly expires_unix: number; readonly worker_id: string } | null;
   readonly max_attempts: number;
   readonly not_before_unix: number;
   readonly priority: number;
-  readonly result: JobSnapshot['context']['result'];
+  readonly result: JobContext['result'];
   readonly state: JobStateValue;
   readonly tool_calls: number;
   readonly updated_at_utc: string;
   readonly updated_seq: number;
-  readonly usage: JobSnapshot['context']['usage'];
+  readonly usage: JobContext['usage'];
 }
 
 export interface ReplayReport {
@@ -43,8 +43,8 @@ export interface ReplayReport {
   readonly torn_tail: { readonly line: number; readonly offset: number; readonly bytes: number } | null;
 }
 
-export function jobView(snap: JobSnapshot): JobView {
-  const c = snap.context;
+export function jobView(job: JobRecord): JobView {
+  const c = job.context;
   // canonicalOrder returns the view itself when every nested value is already in canonical
   // order (as parsed ledger values are), and sorts a copy of what is not.
   return canonicalOrder({
@@ -59,7 +59,7 @@ export function jobView(snap: JobSnapshot): JobView {
     not_before_unix: c.not_before_unix,
     priority: c.priority,
     result: c.result,
-    state: stateOf(snap),
+    state: job.value,
     tool_calls: c.tool_calls,
     updated_at_utc: c.updated_at_utc,
     updated_seq: c.updated_seq,
@@ -74,23 +74,22 @@ export function emptyCounts(): Record<JobStateValue, number> {
 export function buildReport(state: PlaneState, torn: TornTail | null, linesFolded: number): ReplayReport {
   const counts = emptyCounts();
   const jobs: Record<string, JobView> = {};
-  const ids = [...state.jobs.keys()].sort();
+  const ids = [...state.ids()].sort();
   for (const id of ids) {
-    const snap = state.jobs.get(id)!;
-    counts[stateOf(snap)] += 1;
-    jobs[id] = jobView(snap);
+    const job = state.get(id)!;
+    counts[job.value] += 1;
+    jobs[id] = jobView(job);
   }
   // state_digest = SHA-256 of canonicalJson({counts, jobs, last_hash, last_seq}) — keys in that
-  // sorted order — fed to the hash member by member: the whole text of a 100,000-job state would
-  // be ≈ 55 MB held at once (docs/decisions.md, "Replay memory").
+  // sorted order — fed to the hash member by member, never the whole text of a big state at once
+  // (docs/decisions.md, "Replay memory").
   const digest = createHash('sha256').update(`{"counts":${canonicalJson(counts)},"jobs":{`);
   ids.forEach((id, i) => digest.update(`${i ? ',' : ''}${JSON.stringify(id)}:${canonicalJson(jobs[id])}`));
-  digest.update(
-    `},"last_hash":${JSON.stringify(state.lastHash)},"last_seq":${canonicalJson(state.lastSeq)}}`,
-  );
+  const { seq, hash } = state.head;
+  digest.update(`},"last_hash":${JSON.stringify(hash)},"last_seq":${canonicalJson(seq)}}`);
   return {
-    last_seq: state.lastSeq,
-    last_hash: state.lastHash,
+    last_seq: seq,
+    last_hash: hash,
     counts,
     jobs,
     state_digest: digest.digest('hex'),

@@ -1,6 +1,6 @@
 /** A job's timeline: its events in ledger order, each with the state it left the job in. */
 import type { JobStateValue } from '../../machines/job.types.js';
-import { stateOf, type PlaneState } from '../core/plane-state.js';
+import type { PlaneState } from '../core/plane-state.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
 
 export interface TimelineEntry {
@@ -22,7 +22,7 @@ export function timelineEntry(ev: LedgerEvent, line: number, state: PlaneState):
     event: ev.event,
     worker_id: 'worker_id' in ev ? ev.worker_id : null,
     attempt: 'attempt' in ev ? ev.attempt : null,
-    state: stateOf(state.jobs.get(ev.job_id)!),
+    state: state.jobState(ev.job_id)!,
     detail: describe(ev),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * A command's stdout or stderr, streamed into an evidence file with a byte cap (SPEC §7, §9:
+ * A command's stdout or stderr, streamed into an evidence file with a byte cap (docs/spec.md §7, §9:
  * the predecessor buffered whole outputs before truncating them).
  *
  * C1. Bytes are kept as bytes: nothing is decoded, so invalid UTF-8 is stored as it came.

@@ -99,10 +99,10 @@ export async function runCommand(spec: CommandSpec): Promise<CommandOutcome> {
 
   // An evidence file that cannot be written (disk full) must not leave the child blocked on a
   // full pipe: the tree is killed and the error reported once it is gone.
-  let captureError: unknown;
+  let captureError: Error | undefined;
   const drained = Promise.all([spec.stdout.drain(child.stdout), spec.stderr.drain(child.stderr)]).catch(
     (err: unknown) => {
-      captureError = err;
+      captureError = err instanceof Error ? err : new Error(`capturing the output failed: ${String(err)}`);
       signalGroup(pid, 'SIGKILL');
     },
   );

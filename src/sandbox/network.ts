@@ -1,5 +1,5 @@
 /**
- * `allow_network: false`, enforced by the operating system (SPEC §7, §9: the predecessor never
+ * `allow_network: false`, enforced by the operating system (docs/spec.md §7, §9: the predecessor never
  * blocked the network). Commands of such jobs run in a fresh network namespace, which has no
  * interface but its own loopback: nothing on the host — not even the host's 127.0.0.1 — and
  * nothing beyond it is reachable.

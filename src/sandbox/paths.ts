@@ -1,5 +1,5 @@
 /**
- * The path sandbox (SPEC §7): every path a job names is resolved inside the workspace, and a
+ * The path sandbox (docs/spec.md §7): every path a job names is resolved inside the workspace, and a
  * file is read only through a descriptor proven to lie inside it.
  *
  * P1. A job path is relative: an absolute path is rejected before the file system is touched.

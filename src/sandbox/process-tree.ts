@@ -1,5 +1,5 @@
 /**
- * Process trees, killed whole (SPEC §9: the predecessor's grandchildren survived timeouts).
+ * Process trees, killed whole (docs/spec.md §9: the predecessor's grandchildren survived timeouts).
  *
  * T1. Every command starts detached, in a process group of its own whose id is its pid; the
  *     group is signalled, never just the child, so grandchildren go with it.

@@ -1,5 +1,5 @@
 /**
- * Which argv a job may run (SPEC §7, §9: the predecessor's `["bash", "-c", …]` ran anything).
+ * Which argv a job may run (docs/spec.md §7, §9: the predecessor's `["bash", "-c", …]` ran anything).
  * Pure: a function of the argv and the plane's config, no file system, no environment.
  *
  * X1. argv[0] is a bare program name on the allowlist — never a path, never a command line.

@@ -25,8 +25,8 @@ export const EVENT_TYPES = [
   'cancel',
 ] as const satisfies readonly LedgerEvent['event'][];
 
-type Unlisted =
-  | Exclude<JobSpec['job_type'], (typeof JOB_TYPES)[number]>
-  | Exclude<LedgerEvent['event'], (typeof EVENT_TYPES)[number]>;
-const everyName: [Unlisted] extends [never] ? true : Unlisted = true;
-void everyName;
+/** `true` only when `Left` is empty: a name the schema has and a list here lacks fails to compile. */
+type NoneLeft<Left> = [Left] extends [never] ? true : Left;
+const everyJobType: NoneLeft<Exclude<JobSpec['job_type'], (typeof JOB_TYPES)[number]>> = true;
+const everyEventType: NoneLeft<Exclude<LedgerEvent['event'], (typeof EVENT_TYPES)[number]>> = true;
+void [everyJobType, everyEventType];

@@ -1,5 +1,5 @@
 /**
- * The one validator for job specs and ledger events (SPEC §9: the predecessor had two that
+ * The one validator for job specs and ledger events (docs/spec.md §9: the predecessor had two that
  * disagreed). Ajv, draft 2020-12, compiled from schemas/*.json ahead of time (validators.generated.ts).
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -8,9 +8,9 @@ import { EVENT_TYPES, JOB_TYPES } from './names.js';
 import type { JobSpec, LedgerEvent, PlaneConfig } from './types.generated.js';
 import * as generated from './validators.generated.js';
 
-// Compiled ahead of time by bin/gen-types.js (ajv standalone code, options in
-// bin/gen-validators-lib.js): compiling the schemas at startup cost every process ≈ 0.3–0.6 s,
-// loading the generated module costs ≈ 15 ms (docs/decisions.md, "Startup").
+// Compiled ahead of time by scripts/gen-types.js (ajv standalone code, options in
+// scripts/gen-validators-lib.js): compiling the schemas at startup cost every process a large part
+// of its start (docs/decisions.md, "Startup").
 const compiled = {
   job: generated.job as unknown as ValidateFunction<JobSpec>,
   event: generated.event as unknown as ValidateFunction<LedgerEvent>,

@@ -18,18 +18,17 @@ export function attemptEvidenceDir(evidenceRoot: string, jobId: string, attempt:
 let tmpFiles = 0;
 
 /** Writes `data` to `<dir>/<name>` atomically and describes it relative to evidence/<job_id>/. */
-export async function writeEvidenceFile(
+export function writeEvidenceFile(
   dir: string,
   prefix: string,
   name: string,
   data: string | Buffer,
-): Promise<EvidenceFile> {
+): EvidenceFile {
   const buf = typeof data === 'string' ? Buffer.from(data) : data;
   // Atomic (temp file, then rename over the name), synchronous, not fsync'd: the SHA-256 in the
   // ledger is what makes evidence trustworthy, and `audit --evidence` reports a file that a power
-  // cut lost. write-file-atomic with fsync cost a job ≈ 2–4 ms on a busy machine (thread-pool
-  // hops for realpath, open, write, fsync, rename; signal-exit listeners per write) and capped
-  // a 4 × 8 drain near 250 jobs/s (docs/decisions.md, "Evidence durability").
+  // cut lost. write-file-atomic with fsync (thread-pool hops for realpath, open, write, fsync,
+  // rename) halved a drain's throughput (docs/decisions.md, "Evidence durability").
   const path = join(dir, name);
   const tmp = `${path}.tmp-${process.pid}-${++tmpFiles}`;
   try {

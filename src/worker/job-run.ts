@@ -4,7 +4,7 @@
  * lease is lost (invariant 2: a fenced-off worker never writes again for that attempt).
  *
  * Heartbeats run on their own timer (lease/3), independent of what the handler is doing, so a
- * long command keeps its lease (SPEC §9: the predecessor beat only between steps). Any error
+ * long command keeps its lease (docs/spec.md §9: the predecessor beat only between steps). Any error
  * of any kind from the handler ends as a `fail` with a code (failureOf); the worker survives.
  */
 import { canonicalJson, sha256Hex } from '../canonical.js';
@@ -59,7 +59,7 @@ export class JobRun {
   ) {
     this.jobId = claim.job_id;
     this.attempt = claim.attempt;
-    const budgets = env.plane.state.jobs.get(claim.job_id)!.context.budgets;
+    const budgets = env.plane.state.get(claim.job_id)!.context.budgets;
     this.slots = budgets.max_concurrency_slots;
     this.maxOutputBytes = budgets.max_output_bytes;
     this.done = this.run().catch((err: unknown) => {
@@ -74,7 +74,7 @@ export class JobRun {
    */
   noticeLedger(state: PlaneState): void {
     if (this.finishing || this.lost) return;
-    const snap = state.jobs.get(this.jobId);
+    const snap = state.get(this.jobId);
     const c = snap?.context;
     const live = snap?.value === 'claimed' || snap?.value === 'running';
     if (live && c?.attempt === this.attempt && c.lease?.worker_id === this.env.workerId) return;
@@ -112,9 +112,9 @@ export class JobRun {
     const heartbeat = setInterval(() => void this.beat(), env.heartbeatMs);
     let wallTimer: NodeJS.Timeout | undefined;
     try {
-      let prepared: Awaited<ReturnType<JobRun['prepare']>>;
+      let prepared: ReturnType<JobRun['prepare']>;
       try {
-        prepared = await this.prepare();
+        prepared = this.prepare();
       } catch (err) {
         // Setting up the attempt failed (spec unreadable, evidence not writable, …): the attempt
         // still ends in the ledger — a fail from `claimed` — never as a lease left to lapse.
@@ -156,7 +156,7 @@ export class JobRun {
   }
 
   /** Reads the spec and writes the run header that `start` will pin. */
-  private async prepare() {
+  private prepare() {
     const { env } = this;
     const job = env.plane.jobSpec(this.jobId);
     const { dir, prefix } = attemptEvidenceDir(env.evidenceRoot, this.jobId, this.attempt);
@@ -169,7 +169,7 @@ export class JobRun {
       writtenAtUtc: toTsUtc(env.clock.nowMs()),
       extra,
     });
-    const headerFile = await writeEvidenceFile(dir, prefix, 'run-header.json', header);
+    const headerFile = writeEvidenceFile(dir, prefix, 'run-header.json', header);
     this.evidence.push(headerFile);
     return { job, dir, prefix, extra, headerFile };
   }
@@ -253,10 +253,10 @@ export class JobRun {
       },
       remainingOutputBytes: () => Math.max(0, job.budgets.max_output_bytes - this.outputBytes),
       addEvidence: (file) => void this.evidence.push(file),
-      writeEvidence: async (name, data) => {
-        const file = await writeEvidenceFile(dir, prefix, name, data);
+      writeEvidence: (name, data) => {
+        const file = writeEvidenceFile(dir, prefix, name, data);
         this.evidence.push(file);
-        return file;
+        return Promise.resolve(file);
       },
     };
     // A handler that throws synchronously is still a failed job, not a crashed worker.
@@ -306,7 +306,8 @@ function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
 /** Settles with `p`, or rejects with the signal's reason as soon as it fires. */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    // The reason is the JobAbort (an Error) the run aborted with.
+    const onAbort = () => reject(signal.reason as Error);
     if (signal.aborted) onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(
@@ -316,6 +317,8 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
       (e: unknown) => {
         signal.removeEventListener('abort', onAbort);
+        // Passed on as it is: a handler may reject with anything, and failureOf maps any value.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
         reject(e);
       },
     );

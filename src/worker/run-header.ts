@@ -1,5 +1,5 @@
 /**
- * The run header: what a later reader needs to know about how an attempt ran (SPEC §7) —
+ * The run header: what a later reader needs to know about how an attempt ran (docs/spec.md §7) —
  * who ran it, with which version, on which workspace, under which validator, policy, budgets
  * and sandbox. Written before `start`, whose run_header_sha256 pins it.
  */

@@ -1,5 +1,5 @@
 /**
- * The worker runner (SPEC §6): claims jobs under leases, runs them with heartbeats and fencing,
+ * The worker runner (docs/spec.md §6): claims jobs under leases, runs them with heartbeats and fencing,
  * reaps lapsed leases, obeys the kill switch and shutdown signals.
  *
  * W1. Nothing is claimed while the kill switch is on or after shutdown began.
@@ -12,7 +12,7 @@
  */
 import { mkdirSync, realpathSync, watch, type FSWatcher } from 'node:fs';
 import { hostname } from 'node:os';
-import type { MachineEngine } from '../../machines/job.table.js';
+import type { MachineEngine } from '../../machines/job.types.js';
 import { nextBackoffEndMs, pickClaims } from '../core/claim-order.js';
 import { DEFAULT_RETRY_POLICY, nextLeaseExpiryMs, reapCommands, type RetryPolicy } from '../core/reap.js';
 import type { JobContext } from '../../machines/job.types.js';
@@ -47,7 +47,7 @@ export interface WorkerOptions {
   readonly pollMs?: number;
   readonly clock?: Clock;
   /**
-   * How this worker's commands are decided: XState's own transition (default, SPEC §4) or the
+   * How this worker's commands are decided: XState's own transition (default, docs/spec.md §4) or the
    * compiled table (`tableEngine`: the same decisions, 10–60% more 4 × 8 drain; docs/benchmarks.md).
    */
   readonly engine?: MachineEngine;
@@ -120,7 +120,7 @@ export class Worker {
     this.watch();
     // Logged once it watches the ledger: from here on an append wakes it (scripts wait for it).
     this.options.log?.(
-      `ready: ${this.workerId}, ${this.slots} slot(s), lease ${this.leaseSec}s, ledger at seq ${this.plane.state.lastSeq}`,
+      `ready: ${this.workerId}, ${this.slots} slot(s), lease ${this.leaseSec}s, ledger at seq ${this.plane.state.head.seq}`,
     );
     const idleMs = (this.options.maxIdleSec ?? 0) * 1000;
     let lastBusyMs = this.clock.nowMs();
@@ -142,8 +142,9 @@ export class Worker {
           if (this.options.once) return { code: 0, reason: 'once' };
           if (idleMs > 0 && now - lastBusyMs >= idleMs) return { code: 0, reason: 'idle' };
         }
-        // Only after a second with nothing to run: a checkpoint of a big plane costs 50–100 ms of
-        // CPU, which a drain would otherwise pay whenever a worker's slots briefly empty.
+        // Only after a second with nothing to run: writing a big plane's checkpoint takes tens of
+        // milliseconds of CPU (docs/decisions.md, "Warm start"), which a drain would otherwise pay
+        // whenever a worker's slots briefly empty.
         if (this.runs.size === 0 && now - lastBusyMs >= CHECKPOINT_IDLE_MS && !this.canClaimNow(now))
           this.checkpoint();
         await this.sleep(this.nextWakeMs(now, idleMs > 0 ? lastBusyMs + idleMs : undefined));

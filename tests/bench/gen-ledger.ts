@@ -10,7 +10,8 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { sha256Hex, ZERO_HASH } from '../../src/canonical.js';
-import { sealEvent, type EventBody } from '../../src/ledger/line.js';
+import type { EventBody } from '../../src/core/commands.js';
+import { sealEvent } from '../../src/ledger/line.js';
 import type { JobSpec } from '../../src/schema/types.generated.js';
 import { seededRng, type Rng } from './rng.js';
 

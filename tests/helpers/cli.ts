@@ -51,3 +51,17 @@ export async function execplane(
   });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
+
+/**
+ * Writes `home`'s checkpoint.json with the built code (dist/), as `execplane` would: a checkpoint
+ * is used only by the code that folded it (C1 of src/ledger/checkpoint/format.ts), and the
+ * sources vitest runs are another text of that code than the CLI's dist/.
+ */
+export async function checkpointByDist(home: string): Promise<void> {
+  requireDist();
+  const plane = new URL('../../dist/src/plane.js', import.meta.url).href;
+  const script =
+    `const { Plane } = await import(${JSON.stringify(plane)});` +
+    'const p = Plane.open(process.argv[1]); p.maybeCheckpoint(true); p.close();';
+  await execa(process.execPath, ['--input-type=module', '-e', script, home]);
+}

@@ -3,14 +3,22 @@
  * decide → seal → schema → evolve, exactly the path `LedgerStore.commit` runs under its lock,
  * minus the file. A step is a command (decided at its time) or a raw event body (for events a
  * command can never produce, such as a claim with a skipped attempt).
+ *
+ * Every event runs through both engines of the job machine: the compiled table (the scenario's
+ * `state`) and XState's own transition (a shadow state fed the same events), and each step
+ * requires both to accept or refuse it alike — the same refusal, the same job afterwards. So every
+ * scenario test is also a differential test of XState against its table (T3 of job.table.ts).
  */
 import { expect } from 'vitest';
+import { xstateEngine } from '../../machines/job.machine.js';
 import type { JobStateValue } from '../../machines/job.types.js';
 import type { Command } from '../../src/core/commands.js';
-import { decide } from '../../src/core/decide.js';
-import { evolve, PlaneState, stateOf } from '../../src/core/plane-state.js';
+import { decide, type IdSource } from '../../src/core/decide.js';
+import { PlaneState } from '../../src/core/plane-state.js';
+import { monotonicJobIds } from '../../src/ids.js';
 import { RefusedError } from '../../src/errors.js';
-import { sealEvent, type EventBody } from '../../src/ledger/line.js';
+import type { EventBody } from '../../src/core/commands.js';
+import { sealEvent } from '../../src/ledger/line.js';
 import { buildReport } from '../../src/replay/report.js';
 import type { LedgerEvent } from '../../src/schema/types.generated.js';
 import { eventSchemaProblems } from '../../src/schema/validate.js';
@@ -33,14 +41,20 @@ export type Outcome =
 
 export class Scenario {
   readonly state = new PlaneState();
+  /** The same events decided by XState's own transition (see the header). */
+  readonly xstate = new PlaneState();
   readonly events: LedgerEvent[] = [];
+  /** Bytes of the lines sealed so far: the offset the next line would have in a file. */
+  private bytes = 0;
+
+  constructor(private readonly ids: IdSource = monotonicJobIds()) {}
 
   apply(step: Step): Outcome {
-    const tsMs = Math.max(step.atMs, this.state.lastTsMs);
+    const tsMs = Math.max(step.atMs, this.state.head.tsMs);
     let body: EventBody;
     if ('type' in step.what) {
       try {
-        const d = decide(step.what, this.state, tsMs);
+        const d = decide(step.what, this.state, tsMs, this.ids);
         if (d.kind === 'exists') return { kind: 'exists', job_id: d.job_id, seq: d.seq };
         body = d.body;
       } catch (err) {
@@ -51,12 +65,19 @@ export class Scenario {
     } else {
       body = step.what;
     }
-    const { event } = sealEvent(body, this.state.lastSeq + 1, toTsUtc(tsMs), this.state.lastHash);
+    const { seq, hash } = this.state.head;
+    const { event, text } = sealEvent(body, seq + 1, toTsUtc(tsMs), hash);
     const problems = eventSchemaProblems(event);
     if (problems.length) return { kind: 'refused', code: 'E_EVENT_SCHEMA', message: problems.join('; ') };
-    const refusal = evolve(this.state, event);
+    const refusal = this.state.evolve(event, { offset: this.bytes });
+    const byXState = this.xstate.evolve(event, { engine: xstateEngine, offset: this.bytes });
+    expect(byXState, `XState and the table decide ${event.event} of ${event.job_id} alike`).toEqual(refusal);
+    expect(this.xstate.get(event.job_id), 'XState and the table leave the job alike').toStrictEqual(
+      this.state.get(event.job_id),
+    );
     if (refusal) return { kind: 'refused', ...refusal };
     this.events.push(event);
+    this.bytes += Buffer.byteLength(text);
     return { kind: 'appended', event };
   }
 
@@ -65,14 +86,13 @@ export class Scenario {
   }
 
   jobState(jobId: string): JobStateValue | undefined {
-    const snap = this.state.jobs.get(jobId);
-    return snap && stateOf(snap);
+    return this.state.jobState(jobId);
   }
 
   context(jobId: string) {
-    const snap = this.state.jobs.get(jobId);
-    if (!snap) throw new Error(`no job ${jobId} in the scenario`);
-    return snap.context;
+    const job = this.state.get(jobId);
+    if (!job) throw new Error(`no job ${jobId} in the scenario`);
+    return job.context;
   }
 
   when(step: Step): Then {

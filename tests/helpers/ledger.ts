@@ -25,7 +25,7 @@ export function ledgerEvents(path: string): LedgerEvent[] {
 }
 
 /**
- * Every problem with SPEC §2 / invariant 8 in `lines`: canonical form, seq 1..n, prev chain
+ * Every problem with docs/spec.md §2 / invariant 8 in `lines`: canonical form, seq 1..n, prev chain
  * (64 zeros first), hash = SHA-256 of the canonical event without hash, ts_utc non-decreasing.
  */
 export function chainViolations(lines: readonly string[]): string[] {

@@ -18,7 +18,8 @@ import { canonicalJson, sha256Hex, ZERO_HASH } from '../../src/canonical.js';
 import type { Command } from '../../src/core/commands.js';
 import type { AnomalyCode } from '../../src/legacy/anomalies.js';
 import { importLegacy } from '../../src/legacy/import-legacy.js';
-import { sealEvent, type EventBody } from '../../src/ledger/line.js';
+import type { EventBody } from '../../src/core/commands.js';
+import { sealEvent } from '../../src/ledger/line.js';
 import { Plane } from '../../src/plane.js';
 import type { JobSpec, Usage } from '../../src/schema/types.generated.js';
 import { toTsUtc } from '../../src/time.js';
@@ -813,7 +814,7 @@ const EVIDENCE: InvalidScenario = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Legacy ledgers (SPEC §10): Python's JSON spacing, microsecond timestamps, float lease seconds
+// Legacy ledgers (docs/spec.md §10): Python's JSON spacing, microsecond timestamps, float lease seconds
 
 const L0 = Date.parse('2026-02-22T12:00:00.000Z');
 
@@ -998,7 +999,7 @@ export async function generateFixtures(root: string): Promise<FixtureFiles> {
         // Copied from the spec (../shared/spec/legacy-sample.jsonl); taken as committed.
         readFileSync(join(root, 'legacy/legacy-sample.jsonl'), 'utf8'),
         [],
-        'the sample of the predecessor’s ledger from the spec (SPEC §10)',
+        'the sample of the predecessor’s ledger from the spec (docs/spec.md §10)',
         {
           'job-sleeprun11122201': 'complete',
           'job-sleeprun11123202': 'complete',

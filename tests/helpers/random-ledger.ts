@@ -99,7 +99,7 @@ function commandFor(op: Program[number], plane: Plane, ids: string[], nowMs: num
   if (op.k === 'enqueue')
     return { type: 'enqueue', spec: spec(`job-random${String(ids.length).padStart(4, '0')}`, op) };
   const job_id = ids[op.job % Math.max(ids.length, 1)];
-  const snap = job_id === undefined ? undefined : plane.state.jobs.get(job_id);
+  const snap = job_id === undefined ? undefined : plane.state.get(job_id);
   if (!job_id || !snap) return undefined;
   const ctx = snap.context;
   const state = snap.value as string;

@@ -26,11 +26,11 @@ export function tornRace(dir: string): TornRace {
   const starts = [0];
   for (let nl = all.indexOf(10); nl !== -1; nl = all.indexOf(10, nl + 1)) starts.push(nl + 1);
   const m = starts.findIndex((s, i) => s < BLOCK && starts[i + 1]! > BLOCK); // the line across the block end
-  const before = all.subarray(0, starts[m]!);
-  const real = all.subarray(starts[m]!, starts[m + 2]!); // that line and the next
+  const before = all.subarray(0, starts[m]);
+  const real = all.subarray(starts[m], starts[m + 2]); // that line and the next
   // The interrupted write: the line with its digits 0 before the block end changed to 1, and more
   // bytes than the line has — so the real line's `\n` lies within the old tail's extent.
-  const torn = Buffer.concat([all.subarray(starts[m]!, starts[m + 1]! - 1), Buffer.from('z'.repeat(300))]);
+  const torn = Buffer.concat([all.subarray(starts[m], starts[m + 1]! - 1), Buffer.from('z'.repeat(300))]);
   for (let i = 0; i < BLOCK - starts[m]!; i++) if (torn[i] === 0x30) torn[i] = 0x31;
   const path = join(dir, 'jobs.jsonl');
   writeFileSync(path, Buffer.concat([before, torn]));

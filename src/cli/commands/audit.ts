@@ -20,7 +20,9 @@ interface Opts {
 export function register(program: Program): void {
   program
     .command('audit')
-    .description('verify a ledger: integrity chain, schema, legal transitions, invariants 1–8 of SPEC §4')
+    .description(
+      'verify a ledger: integrity chain, schema, legal transitions, invariants 1–8 of docs/spec.md §4',
+    )
     .argument('[ledger...]', 'ledger files to audit instead of <home>/jobs.jsonl')
     .addOption(homeOption())
     .addOption(jsonOption())

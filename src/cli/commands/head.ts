@@ -29,11 +29,11 @@ only grew since: see docs/audit.md.`,
       (opts: { home: string; ledger?: string; fromCheckpoint?: boolean; json?: boolean }, cmd: Command) => {
         const plane = openForRead({ ...opts, homeGiven: cmd.getOptionValueSource('home') === 'cli' });
         try {
-          const { lastSeq: seq, lastHash: hash, lastTsMs } = plane.state;
+          const { seq, hash, tsMs } = plane.state.head;
           if (plane.store.torn)
             warn(`a torn tail of ${plane.store.torn.bytes} byte(s) after the last complete line was ignored`);
           const head = formatHead({ hash, seq });
-          if (opts.json) printJson({ head, seq, hash, ts_utc: seq > 0 ? toTsUtc(lastTsMs) : null });
+          if (opts.json) printJson({ head, seq, hash, ts_utc: seq > 0 ? toTsUtc(tsMs) : null });
           else printLines(head);
         } finally {
           plane.close();

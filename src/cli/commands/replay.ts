@@ -77,9 +77,8 @@ checkpoint.json is refreshed afterwards when 10,000 or more lines were folded pa
  * The report as `JSON.stringify(report)` would print it — except that each job is its canonical
  * JSON, the text `state_digest` hashes (the same text unless a result or error has keys that
  * JavaScript orders differently, integer-like ones) — written a few hundred jobs at a time: a
- * 100,000-job report is ≈ 70 MB of text, held twice (string, then bytes) when printed in one
- * piece: streaming took `replay --json` of a 1M-event ledger from ≈ 370 to ≈ 290 MB peak RSS
- * (docs/decisions.md, "Replay memory").
+ * big report printed in one piece is held twice (string, then bytes) (docs/decisions.md, "Replay
+ * memory").
  */
 function printReportJson(report: ReplayReport): void {
   const members = Object.entries(report).filter(([, v]) => v !== undefined);

@@ -30,7 +30,7 @@ export function register(program: Program): void {
         },
       );
       try {
-        const snap = plane.state.jobs.get(jobId);
+        const snap = plane.state.get(jobId);
         if (!snap)
           throw new RefusedError(
             'E_UNKNOWN_JOB',

@@ -61,7 +61,7 @@ export function register(program: Program): void {
     .addOption(
       new Option(
         '--engine <name>',
-        'how commands are decided: xstate (XState’s own transition, SPEC §4) or table (the table compiled from the same machine: the same decisions, less CPU)',
+        'how commands are decided: xstate (XState’s own transition, docs/spec.md §4) or table (the table compiled from the same machine: the same decisions, less CPU)',
       )
         .choices(['xstate', 'table'])
         .default('xstate'),

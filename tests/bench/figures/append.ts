@@ -5,7 +5,7 @@
  *   group commit — one `plane.submit` of 10,000 enqueues (one write, one fdatasync), vs the same
  *     lines written 64 per write + fdatasync.
  * Each is measured with both engines the write path can decide with: XState's own transition
- * (the default, SPEC §4; the entry with the target) and the compiled table (`…_table`).
+ * (the default, docs/spec.md §4; the entry with the target) and the compiled table (`…_table`).
  */
 import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,7 +43,7 @@ export function diskLimit(path: string, lines: readonly string[], perSync: numbe
   return lines.length / (ms / 1000);
 }
 
-/** The write path's two engines: XState's own transition (the default, SPEC §4) and the table. */
+/** The write path's two engines: XState's own transition (the default, docs/spec.md §4) and the table. */
 const ENGINES = [
   { suffix: '', label: 'XState deciding (the default)', engine: undefined },
   { suffix: '_table', label: 'the compiled table deciding', engine: tableEngine },

@@ -105,7 +105,7 @@ async function drainOnce(
 /** A group-commit limit measured on the drain's own ledger when the group-commit figure did not run. */
 const groupCommitLimitHere = new Map<string, number>();
 
-/** `execplane work --engine`: XState's own transition (the default, SPEC §4) or the compiled table. */
+/** `execplane work --engine`: XState's own transition (the default, docs/spec.md §4) or the compiled table. */
 type Engine = 'xstate' | 'table';
 
 async function drainFigure(

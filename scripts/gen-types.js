@@ -2,7 +2,7 @@
 // Generates src/schema/types.generated.ts and src/schema/validators.generated.ts from
 // schemas/*.json, so neither the TypeScript types nor the compiled validators can drift from the
 // JSON Schemas: tests/schema.unit.spec.ts regenerates and compares.
-// Usage: node bin/gen-types.js [--check]
+// Usage: node scripts/gen-types.js [--check]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { generateTypes } from './gen-types-lib.js';
