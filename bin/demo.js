@@ -1,15 +1,19 @@
 #!/usr/bin/env node
-// `npm run demo`: the main job end to end on the embedded default, in a fresh plane under
-// .execplane-demo/ with this checkout as the workspace — enqueue the sample jobs, run two real
-// workers until the queue drains, then replay the ledger and audit it with its evidence files.
-// Each step runs the real CLI, printed as a user would type it; the demo fails if any step does.
-import { spawn } from 'node:child_process';
+// `npm run demo`: the main job end to end on the embedded default, in a fresh plane under the
+// system's temporary directory (never inside the workspace: jobs could change it) with this
+// checkout as the workspace — enqueue the sample jobs, run two real workers until the queue
+// drains, then replay the ledger and audit it with its evidence files. Each step runs the real
+// CLI, printed as a user would type it; the demo fails if any step does.
+// EXECPLANE_DEMO_HOME picks another home.
+import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const home = '.execplane-demo';
-rmSync(new URL(`../${home}`, import.meta.url), { recursive: true, force: true });
+const home = process.env.EXECPLANE_DEMO_HOME || join(tmpdir(), 'execplane-demo');
+rmSync(home, { recursive: true, force: true });
 
 function run(args, { show = true } = {}) {
   if (show) process.stdout.write(`\n$ execplane ${args.join(' ')}\n`);
@@ -27,8 +31,20 @@ async function step(args) {
   }
 }
 
+// The sample test_runner job starts processes, which run in the OS sandbox (bubblewrap). On a
+// machine without it, say so and run that job without it rather than leave it queued.
+const sandboxed = spawnSync('bwrap', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!sandboxed) {
+  process.stdout.write(
+    'demo: bubblewrap (bwrap) is not installed, so the test_runner job runs WITHOUT the OS sandbox ' +
+      '(--unsandboxed-ok); install it (Debian: apt-get install bubblewrap) to run it confined.\n',
+  );
+}
+
+process.stdout.write(`demo: the plane's home is ${home}; the workspace is this checkout.\n`);
 await step(['enqueue', '--home', home, '--demo']);
 const work = ['work', '--home', home, '--workspace', '.', '--slots', '2', '--max-idle-sec', '1'];
+if (!sandboxed) work.push('--unsandboxed-ok');
 process.stdout.write(
   `\n$ execplane ${work.join(' ')} --worker-id demo-1 &   # and demo-2, until the queue drains\n`,
 );

@@ -1,7 +1,13 @@
 /** The doc compactor's algorithm (src/jobs/compact-markdown.ts): deterministic and bounded. */
 import fc from 'fast-check';
-import { describe, expect, test } from 'vitest';
-import { compactLines, compactMarkdown, firstSentence } from '../src/jobs/compact-markdown.js';
+import { describe, expect, it, test } from 'vitest';
+import {
+  compactLines,
+  compactMarkdown,
+  firstSentence,
+  headingOf,
+  isThematicBreak,
+} from '../src/jobs/compact-markdown.js';
 
 const DOC = `# Ledger
 
@@ -69,5 +75,35 @@ describe('compactMarkdown', () => {
       }),
     );
     expect(compactMarkdown([{ path: 'x.md', text: DOC.repeat(20) }], 'T', 256).truncated).toBe(true);
+  });
+});
+
+describe('line classification is linear, and the same as the regular expressions it replaces', () => {
+  const alphabet = fc.constantFrom('#', ' ', '\t', 'a', 'x', '-', '*', '_');
+  const lineArb = fc.array(alphabet, { maxLength: 14 }).map((cs) => cs.join(''));
+
+  it('headingOf answers as /^(#{1,6})\\s+(.*?)\\s*#*\\s*$/ does', () => {
+    fc.assert(
+      fc.property(lineArb, (line) => {
+        const m = /^(#{1,6})\s+(.*?)\s*#*\s*$/.exec(line);
+        expect(headingOf(line)).toEqual(m ? { level: m[1]!.length, text: m[2] } : undefined);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('isThematicBreak answers as /^\\s*([-*_])(\\s*\\1){2,}\\s*$/ does', () => {
+    fc.assert(
+      fc.property(lineArb, (line) => {
+        expect(isThematicBreak(line)).toBe(/^\s*([-*_])(\s*\1){2,}\s*$/.test(line));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('a 4 MiB line of # and of spaces is classified (the regular expression would backtrack for hours)', () => {
+    expect(headingOf(`# ${'#'.repeat(4 << 20)}x`)).toEqual({ level: 1, text: `${'#'.repeat(4 << 20)}x` });
+    expect(headingOf(`#${' '.repeat(4 << 20)}x`)).toEqual({ level: 1, text: 'x' });
+    expect(isThematicBreak(`- ${' -'.repeat(1 << 20)} x`)).toBe(false);
   });
 });

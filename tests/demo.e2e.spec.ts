@@ -7,12 +7,20 @@ import { execa } from 'execa';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { cli, ROOT } from './helpers/procs.js';
+import { useTmpDirs } from './helpers/tmp.js';
+
+const tmp = useTmpDirs('execplane-demo-test-');
 
 test('the demo drains the sample jobs through real workers and its ledger audits clean', async () => {
-  const demo = await execa(process.execPath, ['bin/demo.js'], { cwd: ROOT, reject: false });
+  const home = join(tmp(), 'home');
+  const demo = await execa(process.execPath, ['bin/demo.js'], {
+    cwd: ROOT,
+    reject: false,
+    env: { EXECPLANE_DEMO_HOME: home },
+  });
   expect(demo.exitCode, demo.stderr).toBe(0);
   expect(demo.stdout).toMatch(/jobs {10}4 \(complete 4\)/);
-  const home = join(ROOT, '.execplane-demo');
+  expect(demo.stdout).toContain(`the plane's home is ${home}`);
   const audit = await cli(['audit', '--home', home, '--evidence', '--json']);
   expect(audit.exitCode, audit.stdout).toBe(0);
   expect(JSON.parse(audit.stdout)).toMatchObject({ ok: true, findings: [] });

@@ -114,9 +114,9 @@ describe('repo_index_task', () => {
     await auditEvidenceClean(p);
   });
 
-  test('without git: a walk that skips .git and the plane home; max_files caps what is read', async () => {
+  test('without git: a walk that skips .git; max_files caps what is read', async () => {
     const root = tmp();
-    const p: Plane = { root, workspace: join(root, 'ws'), home: join(root, 'ws', '.plane') };
+    const p: Plane = { root, workspace: join(root, 'ws'), home: join(root, 'home') };
     mkdirSync(p.workspace);
     write(p.workspace, { 'a.ts': 'lease\n', 'b.ts': 'lease\n', 'c.ts': 'lease\n' });
     const run = await runJobViaCli(

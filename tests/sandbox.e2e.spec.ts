@@ -19,7 +19,8 @@ import {
   evidenceJson,
   expectEvidenceMatches,
   freshPlane,
-  isAlive,
+  hostProcessesWith,
+  uniqueSleep,
   runJobViaCli,
   testRunnerSpec,
   writeConfig,
@@ -32,11 +33,12 @@ const tmp = useTmpDirs('execplane-sandbox-');
 
 /** Scripts the jobs run with `node <script>` (node is allowlisted; inline code is not). */
 const SCRIPTS: Record<string, string> = {
-  // Starts a grandchild that would sleep for 5 minutes, records both pids, then waits forever.
+  // Starts a grandchild that sleeps for argv[2] seconds (a marker the test finds it by on the
+  // host), says so in the workspace, then waits forever.
   'grandchild.js': `
     const { spawn } = require('node:child_process');
-    const c = spawn('sleep', ['300'], { stdio: 'ignore' });
-    require('node:fs').writeFileSync(process.argv[2], JSON.stringify([process.pid, c.pid]));
+    spawn('sleep', [process.argv[2]], { stdio: 'ignore' });
+    require('node:fs').writeFileSync('started', 'yes');
     setInterval(() => {}, 1000);`,
   'printenv.js': `process.stdout.write(JSON.stringify(process.env));`,
   'connect.js': `
@@ -44,7 +46,7 @@ const SCRIPTS: Record<string, string> = {
     s.on('connect', () => { console.log('connected'); s.end(); });
     s.on('error', (e) => { console.log('error ' + e.code); process.exitCode = 3; });`,
   'flood.js': `
-    require('node:fs').writeFileSync(process.argv[2], JSON.stringify([process.pid]));
+    require('node:fs').writeFileSync('started', String(process.argv[2]));
     const chunk = Buffer.alloc(65536, 120);
     let left = 50 * 1024 * 1024;
     (function write() {
@@ -86,28 +88,31 @@ afterEach(() => {
 describe('processes', () => {
   test('a timeout kills the whole tree: the grandchild is gone afterwards', async () => {
     const p = planeWithScripts();
-    const pids = join(p.root, 'pids.json');
-    const run = await runJobViaCli(p, testRunnerSpec([['node', 'grandchild.js', pids]], { timeout_sec: 1 }));
+    const marker = uniqueSleep();
+    const run = await runJobViaCli(
+      p,
+      testRunnerSpec([['node', 'grandchild.js', marker]], { timeout_sec: 1 }),
+    );
     const end = completed(run);
     expect(end.result).toMatchObject({ commands: 1, passed: 0, failed: 1, timed_out: 1 });
-    const [child, grandchild] = JSON.parse(readFileSync(pids, 'utf8')) as number[];
-    expect(isAlive(child!)).toBe(false);
-    expect(isAlive(grandchild!)).toBe(false);
+    expect(readFileSync(join(p.workspace, 'started'), 'utf8')).toBe('yes');
+    expect(hostProcessesWith(`sleep\0${marker}`)).toEqual([]);
     expectEvidenceMatches(run);
   });
 
   test('the wall-time budget kills a running command then, not after it ends: fail E_BUDGET_WALL_TIME', async () => {
     const p = planeWithScripts();
-    const pids = join(p.root, 'pids.json');
+    const marker = uniqueSleep();
     const run = await runJobViaCli(
       p,
-      testRunnerSpec([['node', 'grandchild.js', pids]], {
+      testRunnerSpec([['node', 'grandchild.js', marker]], {
         timeout_sec: 3600,
         budgets: { max_wall_time_sec: 1 },
       }),
     );
     expect(failed(run).error.code).toBe('E_BUDGET_WALL_TIME');
-    for (const pid of JSON.parse(readFileSync(pids, 'utf8')) as number[]) expect(isAlive(pid)).toBe(false);
+    expect(readFileSync(join(p.workspace, 'started'), 'utf8')).toBe('yes');
+    expect(hostProcessesWith(`sleep\0${marker}`)).toEqual([]);
     // The killed command's evidence is still recorded by the fail event.
     expect(run.end.evidence?.map((f) => f.path)).toContain('attempt-1/call-01.json');
     expectEvidenceMatches(run);
@@ -115,6 +120,7 @@ describe('processes', () => {
 
   test('a secret in the worker’s environment is not visible to a command; env_allow names are', async () => {
     const p = planeWithScripts();
+    writeConfig(p, { sandbox: { env_allow: ['EXECPLANE_T_VISIBLE'] } });
     const run = await runJobViaCli(
       p,
       testRunnerSpec([['node', 'printenv.js']], { env_allow: ['EXECPLANE_T_VISIBLE'] }),
@@ -135,10 +141,10 @@ describe('processes', () => {
 
   test('50 MB of output with a 64 KiB budget: the file is capped, the tree is killed, fail E_BUDGET_OUTPUT', async () => {
     const p = planeWithScripts();
-    const pids = join(p.root, 'pids.json');
+    const marker = `flood-${uniqueSleep()}`;
     const run = await runJobViaCli(
       p,
-      testRunnerSpec([['node', 'flood.js', pids]], { budgets: { max_output_bytes: 65_536 } }),
+      testRunnerSpec([['node', 'flood.js', marker]], { budgets: { max_output_bytes: 65_536 } }),
     );
     const end = failed(run);
     expect(end.error.code).toBe('E_BUDGET_OUTPUT');
@@ -147,7 +153,8 @@ describe('processes', () => {
     const call = evidenceJson<CallRecord>(run, 'attempt-1/call-01.json');
     expect(call.result.stdout_truncated).toBe(true);
     expect(call.result.stdout_bytes).toBeGreaterThan(65_536);
-    for (const pid of JSON.parse(readFileSync(pids, 'utf8')) as number[]) expect(isAlive(pid)).toBe(false);
+    expect(readFileSync(join(p.workspace, 'started'), 'utf8')).toBe(marker);
+    expect(hostProcessesWith(marker)).toEqual([]);
     expectEvidenceMatches(run);
   });
 
@@ -213,7 +220,7 @@ describe('network policy, enforced by the OS', () => {
     expect(openCall).toMatchObject({ tool: 'exec', needs: ['subprocess', 'network'] });
   });
 
-  test('where the network cannot be cut (no unshare on PATH) such jobs are not claimed, unless --unenforced-network-ok', async () => {
+  test('without the sandbox (no bwrap) and where the network cannot be cut (no unshare), --unsandboxed-ok still leaves such jobs, unless --unenforced-network-ok', async () => {
     const p = planeWithScripts();
     const bin = join(p.root, 'bin'); // node and echo, but no unshare
     mkdirSync(bin);
@@ -224,14 +231,29 @@ describe('network policy, enforced by the OS', () => {
     writeFileSync(file, JSON.stringify(spec));
     expect((await cli(['enqueue', '--home', p.home, '--file', file])).exitCode).toBe(0);
     const env = { PATH: bin };
-    const skipped = await cli(['work', '--once', '--home', p.home, '--workspace', p.workspace], { env });
+    const skipped = await cli(
+      ['work', '--once', '--unsandboxed-ok', '--home', p.home, '--workspace', p.workspace],
+      {
+        env,
+      },
+    );
     expect(skipped.exitCode, skipped.stderr).toBe(0);
-    expect(skipped.stderr).toMatch(/network enforcement: none/);
+    expect(skipped.stderr).toMatch(/sandbox: none \(bubblewrap .*; --unsandboxed-ok: .* network: none/);
+    expect(skipped.stderr).toMatch(/not claiming job-\w+ \(test_runner_task\): allow_network is false/);
     const ledger = readFileSync(planePaths(p.home).ledger, 'utf8');
     expect(ledger.trim().split('\n')).toHaveLength(1); // still only the enqueue
 
     const ran = await cli(
-      ['work', '--once', '--unenforced-network-ok', '--home', p.home, '--workspace', p.workspace],
+      [
+        'work',
+        '--once',
+        '--unsandboxed-ok',
+        '--unenforced-network-ok',
+        '--home',
+        p.home,
+        '--workspace',
+        p.workspace,
+      ],
       {
         env,
       },

@@ -3,7 +3,7 @@
  * middle of jobs, a worker paused past its lease, the kill switch, SIGTERM. Bounded: every loop
  * has a count, every wait a deadline; nothing asserts how fast anything was.
  */
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import fsx from 'fs-native-extensions';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -37,7 +37,8 @@ async function enqueue(home: string, specs: unknown[]): Promise<void> {
 function plane() {
   const root = tmp();
   const home = join(root, 'home');
-  const workspace = root;
+  const workspace = join(root, 'ws');
+  mkdirSync(workspace);
   return { home, workspace, ledger: planePaths(home).ledger };
 }
 

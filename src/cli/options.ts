@@ -1,11 +1,18 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_RETRY_POLICY } from '../core/reap.js';
-import { DEFAULT_HOME } from '../ledger/paths.js';
+import { defaultHome } from '../ledger/paths.js';
 import { UsageError } from '../errors.js';
 
 /** `--home DIR`, on every command. */
 export const homeOption = () =>
-  new Option('--home <dir>', 'the plane directory').env('EXECPLANE_HOME').default(DEFAULT_HOME);
+  new Option('--home <dir>', 'the plane directory')
+    .env('EXECPLANE_HOME')
+    .default(defaultHome(), '$XDG_STATE_HOME/execplane, else ~/.local/state/execplane')
+    .argParser((value: string) => {
+      // An empty value (EXECPLANE_HOME="") would make the current directory the home.
+      if (value.trim() === '') throw new InvalidArgumentError('must not be empty');
+      return value;
+    });
 
 /** `--ledger FILE`, for read commands: read this ledger file instead of <home>/jobs.jsonl. */
 export const ledgerOption = () =>

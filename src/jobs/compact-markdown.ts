@@ -66,12 +66,12 @@ export function compactLines(text: string): string[] {
       inComment = !line.includes('-->');
       continue;
     }
-    const heading = /^(#{1,6})\s+(.*?)\s*#*\s*$/.exec(line);
+    const heading = headingOf(line);
     if (heading) {
       flush();
       inItem = false;
-      const level = Math.min((heading[1] as string).length + 2, 6);
-      out.push('', clip(`${'#'.repeat(level)} ${heading[2]}`));
+      const level = Math.min(heading.level + 2, 6);
+      out.push('', clip(`${'#'.repeat(level)} ${heading.text}`));
       continue;
     }
     const item = /^(\s*)(?:[-*+]|\d{1,9}[.)])\s+(.*)$/.exec(line);
@@ -82,7 +82,7 @@ export function compactLines(text: string): string[] {
       inItem = true;
       continue;
     }
-    if (line.trim() === '' || /^\s*\|/.test(line) || /^\s*([-*_])(\s*\1){2,}\s*$/.test(line)) {
+    if (line.trim() === '' || /^\s*\|/.test(line) || isThematicBreak(line)) {
       flush();
       inItem = false;
       continue;
@@ -92,6 +92,30 @@ export function compactLines(text: string): string[] {
   }
   flush();
   return out;
+}
+
+/**
+ * An ATX heading: 1–6 `#`, whitespace, the text without a closing run of `#` and the whitespace
+ * around it. Written out rather than as `/^(#{1,6})\s+(.*?)\s*#*\s*$/`, which gives the same
+ * answer but backtracks quadratically on a long run of `#` or spaces (a 10 MiB input is allowed).
+ */
+export function headingOf(line: string): { level: number; text: string } | undefined {
+  let level = 0;
+  while (level < line.length && line[level] === '#') level++;
+  if (level < 1 || level > 6 || !/\s/.test(line[level] ?? '')) return undefined;
+  let start = level;
+  while (start < line.length && /\s/.test(line[start]!)) start++;
+  let end = line.length;
+  while (end > start && /\s/.test(line[end - 1]!)) end--;
+  while (end > start && line[end - 1] === '#') end--;
+  while (end > start && /\s/.test(line[end - 1]!)) end--;
+  return { level, text: line.slice(start, end) };
+}
+
+/** Three or more of the same `-`, `*` or `_`, with any whitespace between (a thematic break). */
+export function isThematicBreak(line: string): boolean {
+  const s = line.replace(/\s+/g, '');
+  return s.length >= 3 && /^(?:-+|\*+|_+)$/.test(s);
 }
 
 export function compactMarkdown(docs: readonly SourceDoc[], title: string, maxBytes: number): CompactResult {

@@ -4,7 +4,7 @@
  * this worker may claim at all (not allow_network:false ones it cannot enforce).
  */
 import type { Sandbox } from '../sandbox/sandbox.js';
-import { canRunJob, sandboxFacts } from '../sandbox/sandbox.js';
+import { sandboxFacts, whyCannotRun } from '../sandbox/sandbox.js';
 import type { HandlerRegistry } from '../worker/types.js';
 import type { WorkerOptions } from '../worker/worker.js';
 import { agentHandler, STUB_MODEL_FACTS } from './agent.js';
@@ -13,15 +13,17 @@ import { repoIndexHandler } from './repo-index.js';
 import { testRunnerHandler } from './test-runner.js';
 
 export interface JobRuntimeOptions {
-  /** The plane's home: kept out of repo_index_task listings when it lies inside the workspace. */
+  /** The plane's home. */
   readonly home: string;
   /** From prepareSandbox (sandbox/prepare.ts). */
   readonly sandbox: Sandbox;
+  /** Where a job this worker will not claim is named, once, with the reason (S1 of sandbox.ts). */
+  readonly log?: (message: string) => void;
 }
 
 export function defaultHandlers(options: JobRuntimeOptions): HandlerRegistry {
   return {
-    repo_index_task: repoIndexHandler({ home: options.home, pathVar: options.sandbox.env.PATH }),
+    repo_index_task: repoIndexHandler({ sandbox: options.sandbox }),
     doc_compactor_task: docCompactorHandler(),
     test_runner_task: testRunnerHandler(options.sandbox),
     agent_task: agentHandler(),
@@ -33,12 +35,20 @@ export function jobRuntime(
   options: JobRuntimeOptions,
 ): Pick<WorkerOptions, 'handlers' | 'runHeaderExtra' | 'canRun'> {
   const { sandbox } = options;
+  const told = new Set<string>();
   return {
     handlers: defaultHandlers(options),
     runHeaderExtra: (job) => ({
       sandbox: sandboxFacts(sandbox, job),
       ...(job.job_type === 'agent_task' ? { model: STUB_MODEL_FACTS } : {}),
     }),
-    canRun: (job) => canRunJob(sandbox, job),
+    canRun: (job) => {
+      const why = whyCannotRun(sandbox, job);
+      if (why !== undefined && !told.has(job.job_id)) {
+        told.add(job.job_id);
+        options.log?.(`not claiming ${job.job_id} (${job.job_type}): ${why}`);
+      }
+      return why === undefined;
+    },
   };
 }

@@ -11,20 +11,22 @@
  * R3. Keywords match case-insensitively within one line. The index (JSONL: a `file` record per
  *     file read, a `hit` record per keyword occurrence) is evidence and output: it is written
  *     whole lines at a time only while it fits the job's remaining max_output_bytes.
+ * R4. Matching the globs runs off the worker's event loop (glob-match.ts, G1); reading and
+ *     searching yield to it between files, so heartbeats and aborts are never starved.
  * Reading files is the handler's own work, not a tool call (docs/sandbox.md).
  */
-import picomatch from 'picomatch';
 import { openInWorkspace, PathRejectedError, readPrefix } from '../sandbox/paths.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
 import { JobError } from '../worker/errors.js';
 import type { JobHandler } from '../worker/types.js';
+import { matchGlobs } from './glob-match.js';
 import { listWorkspaceFiles } from './workspace-files.js';
 
 const SNIPPET_CHARS = 160;
 
 export interface RepoIndexOptions {
-  /** The plane's home, left out of the listing when it lies inside the workspace. */
-  readonly home?: string;
-  readonly pathVar?: string;
+  /** Where `git ls-files` runs: inside the OS boundary when the worker has it (workspace-files.ts). */
+  readonly sandbox?: Sandbox;
 }
 
 export function repoIndexHandler(options: RepoIndexOptions = {}): JobHandler {
@@ -32,10 +34,8 @@ export function repoIndexHandler(options: RepoIndexOptions = {}): JobHandler {
     const job = ctx.job;
     if (job.job_type !== 'repo_index_task') throw new JobError('E_WRONG_HANDLER', 'not a repo_index_task');
     const p = job.payload;
-    const include = picomatch(p.include_globs);
-    const exclude = p.exclude_globs?.length ? picomatch(p.exclude_globs) : () => false;
-    const listing = await listWorkspaceFiles(ctx.workspace, ctx.signal, options.home, options.pathVar);
-    const matched = listing.paths.filter((f) => include(f) && !exclude(f));
+    const listing = await listWorkspaceFiles(ctx.workspace, ctx.signal, options.sandbox);
+    const matched = await matchGlobs(listing.paths, p.include_globs, p.exclude_globs ?? [], ctx.signal);
     const chosen = matched.slice(0, p.max_files);
     const keywords = [...new Set(p.keywords ?? [])];
     const lowered = keywords.map((k) => k.toLowerCase());

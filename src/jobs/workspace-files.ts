@@ -5,13 +5,18 @@
  *
  * Running git here is the worker's own bookkeeping, not a job's tool call: it appends no
  * `tool_call`, needs no allow_subprocess (an indexing job with no tools must still index), runs
- * with PATH only and never in the job's name. The walk does not follow symlinked directories
- * and skips `.git`; symlinked files are listed and left to the path sandbox when opened.
+ * with PATH only and never in the job's name. The workspace is the job's, so its git
+ * configuration is too: git runs with `core.fsmonitor` off and, where the worker has the OS
+ * sandbox (isolation.ts), inside it — workspace read-only, no network. The walk does not follow
+ * symlinked directories and skips `.git`; symlinked files are listed and left to the path
+ * sandbox when opened.
  */
 import { readdir } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
+import { newScratch, removeScratch, sandboxArgv } from '../sandbox/isolation.js';
 import { findProgram } from '../sandbox/program-lookup.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
 
 export interface WorkspaceFiles {
   readonly source: 'git' | 'walk';
@@ -22,21 +27,14 @@ export interface WorkspaceFiles {
 
 export const MAX_WALK_ENTRIES = 200_000;
 
-/**
- * @param skipDir real path of a directory never to list (the plane's home, when it lies inside
- *   the workspace: its ledger and evidence are not the job's input).
- */
+/** The plane's home is never inside the workspace (a worker refuses that), so nothing of it is listed. */
 export async function listWorkspaceFiles(
   workspace: string,
   signal: AbortSignal,
-  skipDir?: string,
-  pathVar = process.env.PATH,
+  sandbox?: Sandbox,
 ): Promise<WorkspaceFiles> {
-  const skipRel = skipDir ? relative(workspace, skipDir).split(sep).join('/') : '';
-  const skip = skipRel && !skipRel.startsWith('..') ? skipRel : undefined;
-  const keep = (p: string) => skip === undefined || (p !== skip && !p.startsWith(`${skip}/`));
-  const tracked = await gitTracked(workspace, signal, pathVar);
-  if (tracked) return { source: 'git', paths: tracked.filter(keep).sort(byCodeUnit), truncated: false };
+  const tracked = await gitTracked(workspace, signal, sandbox);
+  if (tracked) return { source: 'git', paths: tracked.sort(byCodeUnit), truncated: false };
   const paths: string[] = [];
   let entries = 0;
   const walk = async (dir: string): Promise<boolean> => {
@@ -45,7 +43,6 @@ export async function listWorkspaceFiles(
     for (const d of list.sort((a, b) => byCodeUnit(a.name, b.name))) {
       if (++entries > MAX_WALK_ENTRIES) return false;
       const rel = dir === '' ? d.name : `${dir}/${d.name}`;
-      if (!keep(rel)) continue;
       if (d.isDirectory()) {
         if (d.name === '.git') continue;
         if (!(await walk(rel))) return false;
@@ -59,24 +56,37 @@ export async function listWorkspaceFiles(
   return { source: 'walk', paths: paths.sort(byCodeUnit), truncated: !complete };
 }
 
-async function gitTracked(workspace: string, signal: AbortSignal, pathVar: string | undefined) {
+async function gitTracked(workspace: string, signal: AbortSignal, sandbox: Sandbox | undefined) {
+  const pathVar = sandbox?.env.PATH ?? process.env.PATH;
   const git = await findProgram('git', pathVar);
   if (!git) return undefined;
-  const r = await execa(git, ['ls-files', '-z', '--cached'], {
-    cwd: workspace,
-    env: { PATH: pathVar ?? '' },
-    extendEnv: false,
-    stdin: 'ignore',
-    encoding: 'buffer',
-    reject: false,
-    cancelSignal: signal,
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  if (r.exitCode !== 0) return undefined; // not a checkout (or no usable git): walk instead
-  return Buffer.from(r.stdout)
-    .toString('utf8')
-    .split('\0')
-    .filter((p) => p !== '');
+  const iso = sandbox?.isolation.ok ? sandbox.isolation.isolation : undefined;
+  const scratch = iso ? await newScratch(iso) : undefined;
+  try {
+    const prefix =
+      iso && scratch
+        ? sandboxArgv(iso, { workspace, cwd: workspace, writeWorkspace: false, network: false, scratch })
+        : [];
+    const argv = [...prefix, git, '-c', 'core.fsmonitor=false', 'ls-files', '-z', '--cached'];
+    const r = await execa(argv[0]!, argv.slice(1), {
+      cwd: workspace,
+      env: { PATH: pathVar ?? '' },
+      extendEnv: false,
+      stdin: 'ignore',
+      encoding: 'buffer',
+      reject: false,
+      cancelSignal: signal,
+      maxBuffer: 256 * 1024 * 1024,
+      ...(iso?.runAs ? { uid: iso.runAs.uid, gid: iso.runAs.gid } : {}),
+    });
+    if (r.exitCode !== 0) return undefined; // not a checkout (or no usable git): walk instead
+    return Buffer.from(r.stdout)
+      .toString('utf8')
+      .split('\0')
+      .filter((p) => p !== '');
+  } finally {
+    if (scratch) await removeScratch(scratch);
+  }
 }
 
 function byCodeUnit(a: string, b: string): number {

@@ -1,5 +1,6 @@
-import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
 /** The files of a plane under its home (docs/spec.md §1). None has to exist beforehand. */
@@ -14,7 +15,15 @@ export interface PlanePaths {
   readonly workers: string;
 }
 
-export const DEFAULT_HOME = '.execplane';
+/**
+ * The default home: `$XDG_STATE_HOME/execplane`, else `~/.local/state/execplane` — the user's
+ * state directory, never the current directory, which is the default workspace (docs/spec.md §1:
+ * a job must not be able to reach the plane's files).
+ */
+export function defaultHome(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const state = env.XDG_STATE_HOME;
+  return join(state && isAbsolute(state) ? state : join(homedir(), '.local', 'state'), 'execplane');
+}
 
 export function planePaths(home: string): PlanePaths {
   const h = resolve(home);
@@ -41,6 +50,45 @@ export function assertReadableFile(path: string): void {
   }
   if (!isFile)
     throw new UsageError('E_INPUT', `${path} is not a file; pass a ledger file (jobs.jsonl) or --home DIR`);
+}
+
+/** `path` with its symlinks resolved as far as it exists (a home need not exist yet). */
+function realPathSoFar(path: string): string {
+  const abs = resolve(path);
+  try {
+    return realpathSync(abs);
+  } catch {
+    const parent = dirname(abs);
+    return parent === abs ? abs : join(realPathSoFar(parent), relative(parent, abs));
+  }
+}
+
+const within = (inner: string, outer: string) => {
+  const rel = relative(outer, inner);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+
+/**
+ * A worker refuses a home that lies inside its workspace, or a workspace inside its home
+ * (docs/spec.md §1): a job's processes may write their workspace, and the plane's ledger,
+ * config and evidence must be out of their reach.
+ */
+export function assertHomeOutsideWorkspace(home: string, workspace: string): void {
+  const h = realPathSoFar(home);
+  const w = realPathSoFar(workspace);
+  if (within(h, w)) {
+    throw new UsageError(
+      'E_HOME_IN_WORKSPACE',
+      `the plane's home ${h} lies inside the workspace ${w}, where jobs could change it; ` +
+        'put the home elsewhere (--home DIR, default $XDG_STATE_HOME/execplane) or pick another --workspace',
+    );
+  }
+  if (within(w, h)) {
+    throw new UsageError(
+      'E_HOME_IN_WORKSPACE',
+      `the workspace ${w} lies inside the plane's home ${h}; pick a --workspace outside it`,
+    );
+  }
 }
 
 /** Commands that act on an existing plane refuse a home that is not there (a typo must not create one). */

@@ -5,11 +5,16 @@
  *
  * E1. The child gets exactly the environment it is given (extendEnv: false) and no stdin.
  * E2. Its timeout, and the job's AbortSignal (lost lease, kill switch, shutdown, wall-time or
- *     output budget), stop the whole group: SIGTERM, then SIGKILL after the grace period.
+ *     output budget), stop the whole tree: SIGTERM, then SIGKILL after the grace period. In a
+ *     sandbox (isolation.ts) that is every process of its PID namespace, whatever session or
+ *     group it moved to; then the namespace's first process is killed, which takes the rest.
  * E3. When the leader exits, its group is SIGKILLed (T2) and the output pipes are read to their
  *     end; a pipe held open by an escaped descendant is cut DRAIN_AFTER_EXIT_MS after the exit.
+ *     (In a sandbox nothing escapes: the namespace ends with its command.)
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import type { CaptureResult, CappedCapture } from './capture.js';
 import { signalGroup, trackGroup } from './process-tree.js';
@@ -19,8 +24,15 @@ export interface CommandSpec {
   readonly program: string;
   /** The job's argv; argv[0] is replaced by `program`. */
   readonly argv: readonly string[];
-  /** Runs the program inside an isolation wrapper (network.ts), or [] for none. */
+  /** Runs the program inside an isolation wrapper (isolation.ts, network.ts), or [] for none. */
   readonly prefix: readonly string[];
+  /**
+   * The wrapper is bubblewrap with `--info-fd 3`: it reports the PID namespace's first process
+   * there, and stopping the command signals that namespace (E2).
+   */
+  readonly namespaced?: boolean;
+  /** Start the wrapper as this user (a root worker's sandbox.uid/gid: isolation.ts, B1). */
+  readonly runAs?: { readonly uid: number; readonly gid: number } | undefined;
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
@@ -53,9 +65,9 @@ export async function runCommand(spec: CommandSpec): Promise<CommandOutcome> {
     env: { ...spec.env },
     extendEnv: false,
     detached: true, // T1: its own process group
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
+    ...(spec.runAs ? { uid: spec.runAs.uid, gid: spec.runAs.gid } : {}),
+    // fd 3: where bubblewrap reports its namespace (--info-fd 3).
+    stdio: spec.namespaced ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
     buffer: false,
     encoding: 'buffer',
     reject: false,
@@ -84,11 +96,26 @@ export async function runCommand(spec: CommandSpec): Promise<CommandOutcome> {
     }),
   );
 
+  // The namespace's first process, once bubblewrap has reported it (E2).
+  let nsInit: number | undefined;
+  if (spec.namespaced) readInfo(child.stdio[3], (p) => (nsInit = p));
+
   let stopped: 'timeout' | 'abort' | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   const stop = (why: 'timeout' | 'abort') => {
     if (stopped) return;
     stopped = why;
+    if (spec.namespaced && nsInit !== undefined) {
+      for (const p of descendants(nsInit)) signalPid(p, 'SIGTERM');
+      const init = nsInit;
+      killTimer = setTimeout(() => {
+        signalPid(init, 'SIGKILL'); // the namespace's first process: the kernel kills the rest
+        signalGroup(pid, 'SIGKILL');
+      }, spec.termGraceMs);
+      return;
+    }
+    // Before bubblewrap reported its namespace, or without one: the group. (bubblewrap itself
+    // dies on SIGTERM, and --die-with-parent then kills the namespace at once.)
     signalGroup(pid, 'SIGTERM');
     killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), spec.termGraceMs);
   };
@@ -129,4 +156,54 @@ export async function runCommand(spec: CommandSpec): Promise<CommandOutcome> {
     stdout: await spec.stdout.finish(),
     stderr: await spec.stderr.finish(),
   };
+}
+
+/**
+ * The `child-pid` bubblewrap's `--info-fd` reports: the PID namespace's first process. The pipe
+ * is read to its end (bubblewrap writes the rest of its report after the pid, and a closed pipe
+ * would kill it with SIGPIPE).
+ */
+function readInfo(stream: Readable | undefined, onPid: (pid: number) => void): void {
+  if (!stream) return;
+  let text = '';
+  let found = false;
+  stream.on('data', (chunk: Buffer) => {
+    if (found || text.length > 4096) return;
+    text += chunk.toString('utf8');
+    const m = /"child-pid":\s*(\d+)/.exec(text);
+    if (m) {
+      found = true;
+      onPid(Number(m[1]));
+    }
+  });
+  stream.on('error', () => undefined); // bubblewrap is gone, and so is its namespace
+}
+
+/** Every process below `pid` (its children, theirs, …), from /proc's task children lists. */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length && out.length < 100_000) {
+    const p = queue.shift()!;
+    let kids: string;
+    try {
+      kids = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8');
+    } catch {
+      continue; // gone already
+    }
+    for (const k of kids.trim().split(/\s+/)) {
+      if (!k) continue;
+      out.push(Number(k));
+      queue.push(Number(k));
+    }
+  }
+  return out;
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone already
+  }
 }

@@ -89,6 +89,26 @@ export interface Budgets {
   max_tool_calls: number;
   max_output_bytes: number;
   max_concurrency_slots: number;
+  /**
+   * memory the job's processes may use together (bytes); default from config.json sandbox.limits, else 4 GiB
+   */
+  max_memory_bytes?: number;
+  /**
+   * processes and threads the job may have at once; default from config.json, else 512
+   */
+  max_processes?: number;
+  /**
+   * CPU seconds any one of the job's processes may use; default from config.json, else 3600
+   */
+  max_cpu_sec?: number;
+  /**
+   * the largest file a job's process may write (bytes); default from config.json, else 4 GiB
+   */
+  max_file_size_bytes?: number;
+  /**
+   * open files per process; default from config.json, else 4096
+   */
+  max_open_files?: number;
 }
 export interface ToolPolicy {
   allow_network: boolean;
@@ -97,6 +117,10 @@ export interface ToolPolicy {
    * @maxItems 32
    */
   allowed_tools: string[];
+  /**
+   * whether the job's processes may write the workspace (default true); when false they see it read-only and write only their scratch /tmp
+   */
+  write_workspace?: boolean;
 }
 export interface Meta {
   [k: string]: unknown;
@@ -406,12 +430,14 @@ export type ProgramName = string;
  * @maxItems 256
  */
 export type ProgramList = ProgramName[];
+export type EnvName = string;
 
 /**
  * Optional plane settings in <home>/config.json. Every field is optional; see docs/sandbox.md for the defaults.
  */
 export interface PlaneConfig {
   exec?: ExecConfig;
+  sandbox?: SandboxConfig;
 }
 /**
  * Which programs jobs may start (test_runner_task commands). allowed_programs replaces the default allowlist; extra_programs adds to it; allow_inline_code lets programs be given code in their arguments (sh -c, python3 -c, node -e, wrappers such as env CMD): true for all, or the program names it is allowed for; term_grace_ms is how long a process tree gets between SIGTERM and SIGKILL when it is stopped (default 1000).
@@ -421,4 +447,29 @@ export interface ExecConfig {
   extra_programs?: ProgramList;
   allow_inline_code?: boolean | ProgramList;
   term_grace_ms?: number;
+}
+/**
+ * The OS sandbox jobs' processes run in (docs/sandbox.md). env_allow: the worker's environment variables a job's env_allow may name (default: LANG, LC_ALL, LC_CTYPE, TZ, TERM, NO_COLOR, CI); uid/gid: for a worker running as root, the unprivileged user bubblewrap starts as; read_only_paths: more directories shown read-only inside (absolute); limits: default resource budgets.
+ */
+export interface SandboxConfig {
+  /**
+   * @maxItems 128
+   */
+  env_allow?: EnvName[];
+  uid?: number;
+  gid?: number;
+  /**
+   * @maxItems 64
+   */
+  read_only_paths?: string[];
+  /**
+   * defaults for the budgets a job's spec does not set (docs/sandbox.md, "Resources")
+   */
+  limits?: {
+    max_memory_bytes?: number;
+    max_processes?: number;
+    max_cpu_sec?: number;
+    max_file_size_bytes?: number;
+    max_open_files?: number;
+  };
 }

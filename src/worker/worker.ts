@@ -17,7 +17,7 @@ import { nextBackoffEndMs, pickClaims } from '../core/claim-order.js';
 import { DEFAULT_RETRY_POLICY, nextLeaseExpiryMs, reapCommands, type RetryPolicy } from '../core/reap.js';
 import type { JobContext } from '../../machines/job.types.js';
 import { LedgerCorruptError } from '../errors.js';
-import { planePaths, type PlanePaths } from '../ledger/paths.js';
+import { assertHomeOutsideWorkspace, planePaths, type PlanePaths } from '../ledger/paths.js';
 import { EXIT_KILL_SWITCH, killSwitchState } from '../ops/kill-switch.js';
 import { Plane, type StoredJob } from '../plane.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
@@ -97,9 +97,11 @@ export class Worker {
 
   constructor(private readonly options: WorkerOptions) {
     this.paths = planePaths(options.home);
+    this.workspace = realpathSync(options.workspace ?? process.cwd());
+    // Before anything is created: a home inside the workspace is the jobs' to change.
+    assertHomeOutsideWorkspace(this.paths.home, this.workspace);
     mkdirSync(this.paths.home, { recursive: true });
     this.clock = options.clock ?? systemClock;
-    this.workspace = realpathSync(options.workspace ?? process.cwd());
     this.plane = Plane.open(options.home, {
       clock: this.clock,
       ...(options.engine ? { engine: options.engine } : {}),

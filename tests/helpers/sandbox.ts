@@ -3,7 +3,7 @@
  * independent checks of what they left behind: processes, evidence files, ledger events.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { planePaths } from '../../src/ledger/paths.js';
@@ -151,6 +151,30 @@ export function expectEvidenceMatches(run: JobRun): void {
 
 export function evidenceJson<T = Record<string, unknown>>(run: JobRun, path: string): T {
   return JSON.parse(readFileSync(join(run.evidenceDir, path), 'utf8')) as T;
+}
+
+/**
+ * Live host processes whose command line contains `marker` (e.g. `sleep\0300.123`): a job's
+ * processes have pids of their own PID namespace, so a test finds them on the host by what they
+ * run, not by the pid they see.
+ */
+export function hostProcessesWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker) && isAlive(Number(entry)))
+        out.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** A `sleep` argument no other process has: `<n>.<m>` seconds, far from any test's own sleeps. */
+export function uniqueSleep(): string {
+  return `${300 + Math.floor(Math.random() * 1000)}.${String(process.pid % 1000).padStart(3, '0')}${Math.floor(Math.random() * 1000)}`;
 }
 
 /** Alive and not a zombie (a killed orphan may linger unreaped where pid 1 does not reap). */

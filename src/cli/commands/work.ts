@@ -1,5 +1,6 @@
 import { Option, type Command as Program } from 'commander';
 import { UsageError } from '../../errors.js';
+import { assertHomeOutsideWorkspace } from '../../ledger/paths.js';
 import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC } from '../../worker/defaults.js';
 import {
   homeOption,
@@ -21,6 +22,7 @@ interface Opts {
   retryBackoffMaxSec: number;
   graceSec: number;
   unenforcedNetworkOk?: boolean;
+  unsandboxedOk?: boolean;
   quiet?: boolean;
   engine: 'xstate' | 'table';
 }
@@ -55,8 +57,12 @@ export function register(program: Program): void {
       DEFAULT_GRACE_SEC,
     )
     .option(
+      '--unsandboxed-ok',
+      'where the OS sandbox (bubblewrap) is missing, run jobs that start processes without it: as this worker’s user, seeing what it sees; the run header says so',
+    )
+    .option(
       '--unenforced-network-ok',
-      'run allow_network:false jobs even where the network cannot be cut (no unshare); the run header says so',
+      'with --unsandboxed-ok, run allow_network:false jobs even where the network cannot be cut (no unshare); the run header says so',
     )
     .addOption(
       new Option(
@@ -78,32 +84,37 @@ Examples:
 Exit codes: 0 done (--once, idle, or shut down by a signal); 1 the ledger is corrupt;
 2 usage or a malformed <home>/config.json; 3 the kill switch is on (nothing was claimed
 after it was seen).
-Sandbox (docs/sandbox.md): commands of allow_network:false jobs run in a fresh network
-namespace (unshare); where that is impossible such jobs are left for other workers unless
---unenforced-network-ok is given.
+Sandbox (docs/sandbox.md): every process a job starts runs under bubblewrap, in user, PID,
+mount and network namespaces of its own, under its resource budgets; where bubblewrap is missing
+or its probe fails, such jobs are left for other workers (each named once in the log) unless
+--unsandboxed-ok is given. The home must not lie inside the workspace (exit 2).
 SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abort them
 (fail, code shutdown, retryable). A second signal aborts at once.`,
     )
     .action(async (opts: Opts) => {
       // The runtime (sandbox, execa, handlers) loads only when a worker runs, not for every command.
-      const [{ jobRuntime }, { describeEnforcement }, { prepareSandbox }, { Worker }, engine] =
-        await Promise.all([
+      const [{ jobRuntime }, { describeSandbox }, { prepareSandbox }, { Worker }, engine] = await Promise.all(
+        [
           import('../../jobs/index.js'),
-          import('../../sandbox/network.js'),
+          import('../../sandbox/sandbox.js'),
           import('../../sandbox/prepare.js'),
           import('../../worker/worker.js'),
           opts.engine === 'table'
             ? import('../../../machines/job.table.js').then((m) => m.tableEngine)
             : import('../../../machines/job.machine.js').then((m) => m.xstateEngine),
-        ]);
+        ],
+      );
       if (opts.leaseSec < 0.3) throw new UsageError('E_USAGE', '--lease-sec must be at least 0.3');
+      // Before the sandbox is probed or anything written: a home the jobs could change is refused.
+      assertHomeOutsideWorkspace(opts.home, opts.workspace ?? process.cwd());
       const log = opts.quiet ? undefined : (m: string) => process.stderr.write(`execplane work: ${m}\n`);
       // A malformed config.json refuses the start (E_CONFIG, exit 2) before anything is claimed.
       const sandbox = await prepareSandbox({
         home: opts.home,
+        unsandboxedOk: opts.unsandboxedOk,
         unenforcedNetworkOk: opts.unenforcedNetworkOk,
       });
-      log?.(`network enforcement: ${describeEnforcement(sandbox.network)}`);
+      log?.(`sandbox: ${describeSandbox(sandbox)}`);
       const worker = new Worker({
         home: opts.home,
         workspace: opts.workspace,
@@ -115,7 +126,7 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
         retry: { backoffBaseSec: opts.retryBackoffSec, backoffMaxSec: opts.retryBackoffMaxSec },
         graceSec: opts.graceSec,
         engine,
-        ...jobRuntime({ home: opts.home, sandbox }),
+        ...jobRuntime({ home: opts.home, sandbox, log }),
         log,
       });
       const onSignal = (sig: NodeJS.Signals) => {
