@@ -13,8 +13,10 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -401,6 +403,32 @@ describe.skipIf(!haveBwrap)('the OS boundary, attacked from job specs', () => {
     expect(exitCodes(run).map((r) => r.exit_code === 0)).toEqual([false, true, true]);
     expect(existsSync(join(p.workspace, 'sorted'))).toBe(false);
     expect(callStdout(run, 3)).toBe('b\na\n');
+  });
+
+  test('a toolchain the worker’s PATH points into under the host’s /tmp runs inside; the rest of /tmp stays hidden', async () => {
+    setup();
+    // Where CI unpacks a second Node: under /tmp itself, which the sandbox replaces by the
+    // command's scratch directory. The toolchain must be mounted over it, not hidden by it.
+    const toolchain = mkdtempSync('/tmp/execplane-toolchain-');
+    try {
+      mkdirSync(join(toolchain, 'bin'));
+      mkdirSync(join(toolchain, 'share'));
+      writeFileSync(join(toolchain, 'share', 'greeting'), 'from the toolchain\n');
+      writeFileSync(
+        join(toolchain, 'bin', 'tc-hello'),
+        '#!/bin/sh\nexec cat "$(dirname "$0")/../share/greeting"\n',
+        {
+          mode: 0o755,
+        },
+      );
+      writeConfig(p, { exec: { extra_programs: ['tc-hello'] } });
+      const env = { PATH: `${join(toolchain, 'bin')}:${process.env.PATH ?? ''}` };
+      const run = await runJobViaCli(p, testRunnerSpec([['tc-hello'], ['ls', outside]]), { env });
+      expect(exitCodes(run).map((r) => r.exit_code)).toEqual([0, 2]);
+      expect(callStdout(run, 1)).toBe('from the toolchain\n');
+    } finally {
+      rmSync(toolchain, { recursive: true, force: true });
+    }
   });
 
   test.skipIf(process.getuid?.() !== 0)(
