@@ -64,6 +64,40 @@ export class LedgerCorruptError extends ExecplaneError {
 }
 
 /**
+ * The ledger's path no longer names the file this process holds open: it was deleted, replaced
+ * (a restore by `mv`), or its directory re-pointed while the process ran. Writing on would write
+ * to a file nobody reads; the process stops instead (S7 of src/ledger/store.ts).
+ */
+export class LedgerReplacedError extends ExecplaneError {
+  constructor(file: string, what: string) {
+    super(
+      'E_LEDGER_REPLACED',
+      `${file}: ${what} while this process had it open; nothing more is written to it. ` +
+        'Stop every worker before restoring, moving or deleting a ledger, then start them again (docs/operations.md).',
+      1,
+    );
+  }
+}
+
+/**
+ * This process's clock disagrees with the machine's by more than the plane allows (S8 of
+ * src/ledger/store.ts): what it wrote would move the ledger's time (and every lease decided on
+ * it) by its error, so it writes nothing.
+ */
+export class ClockSkewError extends ExecplaneError {
+  constructor(ownMs: number, machineMs: number, maxMs: number) {
+    const skew = ownMs - machineMs;
+    super(
+      'E_CLOCK_SKEW',
+      `this process's clock reads ${new Date(ownMs).toISOString()}, the machine's ${new Date(machineMs).toISOString()} ` +
+        `(${skew > 0 ? 'ahead' : 'behind'} by ${Math.abs(Math.round(skew))} ms; at most ${maxMs} ms is allowed); ` +
+        "nothing was written. Fix what sets this process's clock (a faked or patched Date.now, a time-travel library), then retry",
+      1,
+    );
+  }
+}
+
+/**
  * checkpoint.json's ended-jobs region, read when first needed (src/ledger/checkpoint.ts, C2), no
  * longer matches the hash its verified index recorded: the file was damaged after it was written.
  */

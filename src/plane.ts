@@ -39,6 +39,8 @@ export interface OpenOptions {
   readonly engine?: MachineEngine;
   /** Worker threads checking a long fold's lines ahead of it (src/ledger/verify-pool.ts). */
   readonly verify?: VerifyOptions;
+  /** What `clock` is checked against before each append (S8 of src/ledger/store.ts). */
+  readonly referenceClock?: Clock | null;
   /** Called for each event the initial fold applies, after it is applied. */
   readonly onEvent?: (ev: LedgerEvent, line: number, state: PlaneState) => void;
 }
@@ -91,6 +93,7 @@ export class Plane {
       start: usable ? loaded : undefined,
       engine: options.engine,
       verify: options.verify,
+      ...(options.referenceClock !== undefined ? { referenceClock: options.referenceClock } : {}),
     });
     const plane = new Plane(store, paths, options.ids);
     if (loaded && !loaded.ok) plane.checkpointRejected = loaded.reason;
@@ -223,7 +226,13 @@ export class Plane {
     const behind = this.store.position.lines - this.linesAtCheckpoint;
     // A checkpoint said to reach past our end is stale (the ledger was replaced): refresh it.
     if (!force && behind >= 0 && behind < CHECKPOINT_INTERVAL_LINES) return false;
-    writeCheckpoint(this.paths.checkpoint, this.state, this.store.position, this.store.endedRegion);
+    writeCheckpoint(
+      this.paths.checkpoint,
+      this.state,
+      this.store.position,
+      this.store.endedRegion,
+      this.store.prefixSegments,
+    );
     this.linesAtCheckpoint = this.store.position.lines;
     return true;
   }

@@ -206,6 +206,80 @@ describe('checkpoint.json', () => {
   });
 });
 
+describe('the digest of the ledger before a checkpoint (src/ledger/prefix.ts)', () => {
+  const fileSha = (path: string, end: number) =>
+    createHash('sha256').update(readFileSync(path).subarray(0, end)).digest('hex');
+  const prefixOf = (home: string) => {
+    const { header, index } = checkpointParts(join(home, 'checkpoint.json'));
+    return {
+      offset: header.offset as number,
+      prefix: (JSON.parse(index) as { prefix: [number, string][] }).prefix,
+    };
+  };
+
+  it('D1: a checkpoint records the SHA-256 of exactly the bytes before it, across processes and segments', async () => {
+    const { home, plane, clock } = await planeWithHistory();
+    const ledger = join(home, 'jobs.jsonl');
+    plane.maybeCheckpoint(true);
+    let { offset, prefix } = prefixOf(home);
+    expect(prefix).toEqual([[offset, fileSha(ledger, offset)]]);
+    // A reader from the checkpoint that never appends adds the bytes it folded as a second segment.
+    await plane.submit([cmd.enqueue(agentSpec({ job_id: 'job-ckpt000005' }))]);
+    const reader = open(home, { clock });
+    await plane.submit([cmd.enqueue(agentSpec({ job_id: 'job-ckpt000006' }))]);
+    reader.refresh();
+    reader.maybeCheckpoint(true);
+    const first = offset;
+    ({ offset, prefix } = prefixOf(home));
+    expect(prefix).toHaveLength(2);
+    expect(prefix[0]).toEqual([first, fileSha(ledger, first)]);
+    expect(prefix[1]![0]).toBe(offset);
+    expect(prefix[1]![1]).toBe(
+      createHash('sha256').update(readFileSync(ledger).subarray(first, offset)).digest('hex'),
+    );
+    // A writer from it checks both segments before its first append, then keeps one digest.
+    const writer = open(home, { clock });
+    await writer.submit([cmd.enqueue(agentSpec({ job_id: 'job-ckpt000007' }))]);
+    writer.maybeCheckpoint(true);
+    ({ offset, prefix } = prefixOf(home));
+    expect(prefix).toEqual([[offset, fileSha(ledger, offset)]]);
+  });
+
+  it('D2: a changed byte in a later segment is refused, naming the lines of that segment', async () => {
+    const { home, plane, clock } = await planeWithHistory();
+    const ledger = join(home, 'jobs.jsonl');
+    plane.maybeCheckpoint(true);
+    const linesAtFirst = readFileSync(ledger, 'utf8').split('\n').length - 1;
+    await plane.submit([cmd.enqueue(agentSpec({ job_id: 'job-ckpt000005' }))]);
+    await plane.submit([cmd.enqueue(agentSpec({ job_id: 'job-ckpt000006' }))]);
+    const reader = open(home, { clock });
+    reader.maybeCheckpoint(true);
+    const lines = readFileSync(ledger, 'utf8').split('\n');
+    lines[linesAtFirst + 1] = lines[linesAtFirst + 1]!.replace('"job-ckpt000006"', '"job-ckpt000008"');
+    writeFileSync(ledger, lines.join('\n'));
+    const before = readFileSync(ledger);
+    const writer = open(home, { clock });
+    const attempt = writer.submit([cmd.cancel(A, 'x')]);
+    await expect(attempt).rejects.toThrow(
+      new RegExp(`line ${linesAtFirst + 1}: lines ${linesAtFirst + 1}–${linesAtFirst + 2} are not the bytes`),
+    );
+    expect(readFileSync(ledger).equals(before)).toBe(true);
+  });
+
+  it('a checkpoint without a well-formed prefix digest is not used', async () => {
+    const { home, plane } = await planeWithHistory();
+    plane.maybeCheckpoint(true);
+    const { header, index, write } = checkpointParts(join(home, 'checkpoint.json'));
+    for (const prefix of ['[]', '[[1,"00"]]', `[[${String(header.offset)},"${'0'.repeat(63)}"]]`]) {
+      const forged = index.replace(/"prefix":\[\[[^\]]*\]\]/, `"prefix":${prefix}`);
+      expect(forged).not.toBe(index);
+      const at = { ...header, index_sha256: sha256(forged), index_bytes: Buffer.byteLength(forged) };
+      write({ header: at, index: forged });
+      expect(open(home).checkpointRejected).toMatch(/no well-formed digest/);
+    }
+  });
+});
+
 describe('what a checkpoint may and may not vouch for (CLI)', () => {
   const flipByteInLine = (ledger: string, lineIndex: number) => {
     const lines = readFileSync(ledger, 'utf8').split('\n');
@@ -222,6 +296,30 @@ describe('what a checkpoint may and may not vouch for (CLI)', () => {
     expect(full.stderr).toMatch(/line 3: /);
     // --from-checkpoint trusts the lines the checkpoint covers, as documented.
     expect((await cli(['replay', '--home', home, '--from-checkpoint'])).exitCode).toBe(0);
+  });
+
+  it('writers starting from a checkpoint refuse a ledger changed before it: exit 1 naming the lines, nothing appended', async () => {
+    const { home } = await planeWithHistory();
+    await checkpointByDist(home);
+    const ledger = join(home, 'jobs.jsonl');
+    flipByteInLine(ledger, 2);
+    const before = readFileSync(ledger);
+    const spec = join(tmp(), 'spec.json');
+    writeFileSync(spec, JSON.stringify(agentSpec({ job_id: 'job-ckpt000009' })));
+    for (const args of [
+      ['enqueue', '--home', home, '--file', spec],
+      ['cancel', '--home', home, A, '--reason', 'x'],
+      ['reap', '--home', home],
+      ['work', '--home', home, '--once', '--workspace', tmp(), '--unsandboxed-ok'],
+    ]) {
+      const r = await cli(args);
+      expect(r.exitCode, args[0]).toBe(1);
+      expect(r.stderr, args[0]).toMatch(
+        /E_LEDGER_CORRUPT.*line 1: lines 1–\d+ are not the bytes checkpoint\.json was folded from/,
+      );
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(readFileSync(ledger).equals(before)).toBe(true);
   });
 
   it("a forged checkpoint (index edited, index_sha256 recomputed) cannot change replay's output", async () => {

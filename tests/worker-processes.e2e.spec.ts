@@ -10,7 +10,7 @@ import { describe, expect, test } from 'vitest';
 import { planePaths } from '../src/ledger/paths.js';
 import type { LedgerEvent } from '../src/schema/types.generated.js';
 import { ledgerEvents } from './helpers/ledger.js';
-import { cli, startWorkProcess } from './helpers/procs.js';
+import { cli, startWorkProcess, untilOutput } from './helpers/procs.js';
 import { agentSpec } from './helpers/specs.js';
 import { useTmpDirs } from './helpers/tmp.js';
 import { sleep, waitForLedger } from './helpers/worker.js';
@@ -70,22 +70,6 @@ async function stopOutsideAppendLock(
   } finally {
     closeSync(fd);
   }
-}
-
-/** Resolves once the process has written a line matching `pattern` to stderr. */
-function untilOutput(child: ReturnType<typeof startWorkProcess>, pattern: RegExp): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const onData = (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (pattern.test(seen)) {
-        child.stderr?.off('data', onData);
-        resolve();
-      }
-    };
-    child.stderr?.on('data', onData);
-    void child.then((r) => reject(new Error(`exited (${r.exitCode}) before ${pattern}: ${seen}`)));
-  });
 }
 
 async function auditClean(home: string): Promise<void> {

@@ -2,7 +2,7 @@
  * The worker runtime embedded through the library (real files, real timers, small leases):
  * docs/spec.md §6 and issue 4 — claim order, heartbeats, fencing, budgets, kill switch, shutdown, reaper.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { planePaths } from '../src/ledger/paths.js';
@@ -133,15 +133,60 @@ describe('worker', () => {
     expect(ofType(events, 'complete').map((e) => e.job_id)).toEqual(['job-okafter01']);
   });
 
-  test('an error before start (evidence not writable) still ends the attempt as a fail, not a lapsed lease', async () => {
+  test('a machine fault (evidence not writable) ends the attempt retryable, degrades the worker, and it resumes by itself', async () => {
     const home = tmp();
-    (await enqueueAll(home, [agentSpec({ job_id: 'job-nostart01' })])).close();
-    writeFileSync(planePaths(home).evidence, 'a file where the evidence directory should be');
-    const { exit } = startWorker(home, async () => ({ result: {} }), { once: true });
-    expect((await exit).code).toBe(0);
+    const ids = ['job-nostart01', 'job-nostart02', 'job-nostart03'];
+    (
+      await enqueueAll(
+        home,
+        ids.map((job_id) => agentSpec({ job_id, max_attempts: 3 })),
+      )
+    ).close();
+    const evidence = planePaths(home).evidence;
+    writeFileSync(evidence, 'a file where the evidence directory should be');
+    const { exit, logs } = startWorker(home, async () => ({ result: {} }), { maxIdleSec: 0.5 });
+    // The first attempt meets the fault; it is the worker's, not the job's.
+    const seen = await waitForLedger(ledgerOf(home), (evs) => ofType(evs, 'fail').length === 1);
+    const fail = ofType(seen, 'fail')[0]!;
+    expect(fail.error).toMatchObject({ code: 'E_WORKER_FAULT', retryable: true });
+    expect(fail.error.message).toContain('ENOTDIR');
+    // Degraded: while the fault lasts nothing more is claimed, so the other jobs stay queued.
+    await sleep(1500);
+    expect(ofType(ledgerEvents(ledgerOf(home)), 'claim')).toHaveLength(1);
+    expect(logs.some((l) => l.startsWith('degraded: '))).toBe(true);
+    // The operator clears the fault; the worker notices by itself and drains the queue.
+    rmSync(evidence);
+    expect(await exit).toEqual({ code: 0, reason: 'idle' });
     const events = ledgerEvents(ledgerOf(home));
-    expect(events.map((e) => e.event)).toEqual(['enqueue', 'claim', 'fail']);
-    expect(ofType(events, 'fail')[0]!.error).toMatchObject({ code: 'ENOTDIR', retryable: false });
+    expect(
+      ofType(events, 'complete')
+        .map((e) => e.job_id)
+        .sort(),
+    ).toEqual(ids);
+    expect(ofType(events, 'fail')).toHaveLength(1);
+    expect(logs.some((l) => l.startsWith('recovered from: '))).toBe(true);
+  });
+
+  test('a job that fails because of its own input is not a machine fault', async () => {
+    const home = tmp();
+    (await enqueueAll(home, [agentSpec({ job_id: 'job-ownfail1' })])).close();
+    const { exit, logs } = startWorker(
+      home,
+      async () => {
+        // ENOENT and EACCES on paths that are not the worker's are the job's own failure.
+        const err = Object.assign(new Error("ENOENT: no such file or directory, open '/nonexistent/x'"), {
+          code: 'ENOENT',
+          path: '/nonexistent/x',
+        });
+        throw err;
+      },
+      { once: true },
+    );
+    expect((await exit).code).toBe(0);
+    const fail = ofType(ledgerEvents(ledgerOf(home)), 'fail')[0]!;
+    expect(fail.error.code).not.toBe('E_WORKER_FAULT');
+    expect(fail.error.retryable).toBe(false);
+    expect(logs.some((l) => l.startsWith('degraded: '))).toBe(false);
   });
 
   test('invariant 4: tool-call, output and wall-time budgets end the job with their codes', async () => {

@@ -12,7 +12,7 @@
  * chain: the next line is linked to the one before it.
  */
 import { canonicalJson, sha256Hex, ZERO_HASH } from '../canonical.js';
-import { MAX_LINE_BYTES } from '../ledger/line.js';
+import { canonicalOrNull, DEEP, MAX_LINE_BYTES } from '../ledger/line.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
 import { eventSchemaProblems } from '../schema/validate.js';
 import { parseTsUtc } from '../time.js';
@@ -96,7 +96,8 @@ export class IntegrityCheck {
     const add = (code: Parameters<typeof finding>[1], message: string) =>
       findings.push(finding(ref, code, message));
 
-    const canonical = canonicalJson(parsed);
+    const canonical = canonicalOrNull(parsed, raw.text);
+    if (canonical === null) return unreadable(`line ${raw.line}: ${DEEP}.`);
     if (canonical !== raw.text) {
       add('E_AUDIT_NOT_CANONICAL', `line ${raw.line} is not in canonical form (sorted keys, no whitespace).`);
     }

@@ -15,7 +15,7 @@ import * as replay from './commands/replay.js';
 import * as show from './commands/show.js';
 import * as work from './commands/work.js';
 import { VERSION } from '../version.js';
-import { EXIT_OK, EXIT_USAGE, reportError } from './output.js';
+import { EXIT_OK, EXIT_USAGE, installStdoutGuard, reportError } from './output.js';
 
 const COMMANDS = [enqueue, replay, show, cancel, work, reap, killSwitch, audit, head, importLegacy, machine];
 
@@ -44,6 +44,7 @@ Docs: docs/cli.md`,
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  installStdoutGuard();
   try {
     await buildProgram().parseAsync(argv);
     // A command that ends with a code of its own (work: 3 for the kill switch) sets exitCode.

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_RETRY_POLICY } from '../core/reap.js';
 import { defaultHome } from '../ledger/paths.js';
@@ -11,6 +12,10 @@ export const homeOption = () =>
     .argParser((value: string) => {
       // An empty value (EXECPLANE_HOME="") would make the current directory the home.
       if (value.trim() === '') throw new InvalidArgumentError('must not be empty');
+      // A home that exists must be a directory (one that does not yet is made when first written).
+      const stat = statSync(value, { throwIfNoEntry: false });
+      if (stat && !stat.isDirectory())
+        throw new InvalidArgumentError(`${value} exists and is not a directory; a home is a directory`);
       return value;
     });
 
@@ -27,19 +32,26 @@ export const fromCheckpointOption = () =>
     'start from a verified checkpoint.json instead of line 1 (fast; trusts the lines it covers)',
   );
 
-export function parsePositiveInt(name: string) {
+export function parsePositiveInt(name: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
-    if (!/^[0-9]+$/.test(value) || Number(value) < 1) {
-      throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
+    if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}`);
     }
     return Number(value);
   };
 }
 
-export function parseSeconds(name: string) {
+/**
+ * The longest time a flag may give: a day. Node's timers hold at most 2^31 − 1 ms (≈ 24.8 days);
+ * beyond it a timer fires at once (a heartbeat every millisecond, a grace of none), so every
+ * duration is bounded well inside it.
+ */
+export const MAX_FLAG_SECONDS = 86_400;
+
+export function parseSeconds(name: string, max = MAX_FLAG_SECONDS) {
   return (value: string): number => {
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(value))
-      throw new InvalidArgumentError(`${name} must be a number of seconds ≥ 0`);
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(value) || Number(value) > max)
+      throw new InvalidArgumentError(`${name} must be a number of seconds from 0 to ${max}`);
     return Number(value);
   };
 }

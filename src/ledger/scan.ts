@@ -55,6 +55,12 @@ export function scanLines(
   /** The file's size, when the caller just read it (a catch-up does): saves an fstat. The file
    * may have changed since: the scan goes by what it reads. */
   size = fstatSync(fd).size,
+  /**
+   * Given, in order, the bytes of every line `onLine` took (returned without throwing): a line
+   * it threw on, and every byte after it, is not given. An oversized line's bytes were not kept,
+   * so a caller that hashes lines must refuse those (the store does).
+   */
+  onBytes?: (bytes: Buffer) => void,
 ): { offset: number; torn: TornTail | null; stoppedEarly: boolean } {
   const complete = endOfCompleteLines(fd, from, size);
   let pos = from;
@@ -75,20 +81,27 @@ export function scanLines(
     // valid bytes cut at `\n`s are valid lines); line by line only when it fails.
     const lastNl = chunk.lastIndexOf(10);
     const allUtf8 = lastNl !== -1 && isUtf8(chunk.subarray(0, lastNl));
-    for (let nl = chunk.indexOf(10, i); nl !== -1; nl = chunk.indexOf(10, i)) {
-      const end = chunkStart + nl + 1;
-      const line: ScannedLine = oversized
-        ? { text: '', start: lineStart, end, oversized: true, notUtf8: false }
-        : {
-            text: chunk.toString('utf8', i, nl),
-            start: lineStart,
-            end,
-            notUtf8: !allUtf8 && !isUtf8(chunk.subarray(i, nl)),
-          };
-      i = nl + 1;
-      lineStart = end;
-      oversized = false;
-      if (onLine(line) === false) return { offset: end, torn: null, stoppedEarly: true };
+    let taken = 0; // the chunk's bytes up to here belong to lines onLine took
+    try {
+      for (let nl = chunk.indexOf(10, i); nl !== -1; nl = chunk.indexOf(10, i)) {
+        const end = chunkStart + nl + 1;
+        const line: ScannedLine = oversized
+          ? { text: '', start: lineStart, end, oversized: true, notUtf8: false }
+          : {
+              text: chunk.toString('utf8', i, nl),
+              start: lineStart,
+              end,
+              notUtf8: !allUtf8 && !isUtf8(chunk.subarray(i, nl)),
+            };
+        i = nl + 1;
+        lineStart = end;
+        oversized = false;
+        const more = onLine(line);
+        taken = i;
+        if (more === false) return { offset: end, torn: null, stoppedEarly: true };
+      }
+    } finally {
+      if (onBytes && taken > 0) onBytes(chunk.subarray(0, taken));
     }
     if (chunk.length - i > maxLineBytes) oversized = true;
     // The rest of the chunk is the start of a line the next read completes; copied, since the

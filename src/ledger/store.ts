@@ -18,9 +18,25 @@
  *   S6. Catching up costs O(new lines): the store remembers the offset it has folded up to.
  *       A long catch-up (a replay from line 1) has worker threads check the lines' own content
  *       ahead of the fold (verify-pool.ts); what is reported stays the same as without them.
+ *   S7. The store writes to and reads from the file the ledger's path names, or not at all: every
+ *       catch-up, every append once it holds the lock, and every append again after its
+ *       fdatasync, check that the path still names the file the store holds open (device and
+ *       inode). A ledger deleted, replaced or re-pointed under it stops the store with
+ *       LedgerReplacedError; an append whose file was replaced before it was acknowledged is not
+ *       acknowledged. The lock that orders writers is on the ledger file itself (lock.ts), so a
+ *       deleted `jobs.lock` cannot let two of them in.
+ *   S8. A writer's clock is the machine's: under the lock, before it stamps anything, a writer
+ *       compares its clock with the kernel's (the lock file's mtime, lock.ts) and writes nothing
+ *       when they differ by more than MAX_CLOCK_SKEW_MS (ClockSkewError). So one process whose
+ *       clock is wrong cannot move the ledger's time, and with it expire live leases, or push
+ *       claims and reaping into its future (docs/operations.md, "Time").
+ *   S9. A store that started from a checkpoint does not append after lines it did not read:
+ *       before its first append it checks that the bytes before the checkpoint are still the
+ *       ones that were folded (D2 of prefix.ts), and refuses a ledger changed there.
  */
 import {
   closeSync,
+  constants,
   existsSync,
   fdatasyncSync,
   fstatSync,
@@ -29,13 +45,20 @@ import {
   mkdirSync,
   openSync,
   readSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { MachineEngine } from '../../machines/job.types.js';
 import { PlaneState } from '../core/plane-state.js';
-import { LedgerCorruptError, RefusedError } from '../errors.js';
+import {
+  ClockSkewError,
+  LedgerCorruptError,
+  LedgerReplacedError,
+  RefusedError,
+  UsageError,
+} from '../errors.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
 import { eventSchemaProblems } from '../schema/validate.js';
 import { systemClock, toTsUtc, type Clock } from '../time.js';
@@ -44,6 +67,7 @@ import { chainProblem, isTornWrite, MAX_LINE_BYTES, sealEvent } from './line.js'
 import type { EndedRegion } from './checkpoint/ended-region.js';
 import { AppendLock } from './lock.js';
 import type { PlanePaths } from './paths.js';
+import { PrefixDigest, type PrefixSegment } from './prefix.js';
 import { scanLines, type TornTail } from './scan.js';
 import { VerifyPool, verifyThreads, type VerifyOptions } from './verify-pool.js';
 
@@ -80,6 +104,8 @@ export interface LedgerStoreOptions {
     readonly position: FoldPosition;
     /** The contexts of the ended jobs it restored by their state alone; the store closes it. */
     readonly ended?: EndedRegion | undefined;
+    /** The digest of the bytes before it, checked before the first append (S9, prefix.ts). */
+    readonly prefix?: readonly PrefixSegment[];
   };
   /**
    * How `commit` runs the job machine to decide: XState's own pure transition unless told
@@ -88,7 +114,15 @@ export interface LedgerStoreOptions {
   readonly engine?: MachineEngine;
   /** Worker threads checking a long catch-up's lines ahead of it (verify-pool.ts). */
   readonly verify?: VerifyOptions;
+  /**
+   * The clock `clock` is checked against before each append (S8): by default, with the system
+   * clock, the kernel's (lock.ts); none when another clock is injected and this is not (tests).
+   */
+  readonly referenceClock?: Clock | null;
 }
+
+/** How far a writer's clock may be from the machine's before it writes nothing (S8). */
+export const MAX_CLOCK_SKEW_MS = 2_000;
 
 export class LedgerStore {
   readonly ledgerPath: string;
@@ -108,6 +142,9 @@ export class LedgerStore {
   private readonly verify: VerifyOptions;
   private readonly clock: Clock;
   private readonly engine: MachineEngine | undefined;
+  private readonly reference: Clock | undefined;
+  /** The digest of every byte folded (S9, prefix.ts). */
+  private readonly prefix: PrefixDigest;
   /** The checkpoint's ended region while some of its jobs are not loaded (C2 of checkpoint.ts). */
   private ended: EndedRegion | undefined;
 
@@ -120,7 +157,15 @@ export class LedgerStore {
     this.state = options.start?.state ?? new PlaneState();
     this.position = options.start?.position ?? { offset: 0, lines: 0 };
     this.ended = options.start?.ended;
+    this.prefix = new PrefixDigest(options.start?.prefix);
     this.lock = new AppendLock(this.paths?.lock ?? `${this.ledgerPath}.lock`);
+    const lock = this.lock;
+    this.reference =
+      options.referenceClock !== undefined
+        ? (options.referenceClock ?? undefined)
+        : options.clock === undefined || options.clock === systemClock
+          ? { nowMs: () => lock.kernelNowMs() }
+          : undefined;
   }
 
   /**
@@ -144,14 +189,36 @@ export class LedgerStore {
   get endedRegion(): EndedRegion | undefined {
     return this.ended;
   }
+
   /**
-   * Folds complete lines appended since the last call (no lock needed: readers see a prefix of
-   * complete lines). Stops after `untilSeq` when given. Throws LedgerCorruptError.
+   * S8: this process's clock, once it is shown to agree with the machine's (ClockSkewError when it
+   * does not). Every append asks it under the lock; a worker asks it as it starts and before it
+   * claims, so a worker with a wrong clock says so even when its clock finds nothing to claim.
    */
-  catchUp(untilSeq = Infinity, onEvent?: (ev: LedgerEvent, line: number) => void): void {
+  checkClock(): number {
+    const nowMs = this.clock.nowMs();
+    const machineMs = this.reference?.nowMs();
+    if (machineMs !== undefined && Math.abs(nowMs - machineMs) > MAX_CLOCK_SKEW_MS) {
+      throw new ClockSkewError(nowMs, machineMs, MAX_CLOCK_SKEW_MS);
+    }
+    return nowMs;
+  }
+
+  /**
+   * S9: checks the bytes before the checkpoint this store started from (once; a no-op for a fold
+   * from line 1). Every append does it first; a worker does it at its start. It runs outside the
+   * lock: the bytes before the store's position never change in an intact ledger.
+   */
+  checkPrefix(): void {
+    if (!this.prefix.needsCheck) return;
     const fd = this.writeFd ?? this.openRead();
     if (fd === undefined) return;
-    const size = fstatSync(fd).size;
+    this.assertNotShorter(this.assertSameFile(fd).size);
+    this.prefix.check(fd, this.position.offset, this.name);
+  }
+
+  /** A file shorter than what was folded from it was truncated or replaced: corrupt. */
+  private assertNotShorter(size: number): void {
     if (size < this.position.offset) {
       throw new LedgerCorruptError(
         this.position.lines,
@@ -159,6 +226,21 @@ export class LedgerStore {
         this.name,
       );
     }
+  }
+
+  /** The digest of the bytes folded so far, for a checkpoint written at this position (prefix.ts). */
+  get prefixSegments(): PrefixSegment[] {
+    return this.prefix.at(this.position.offset);
+  }
+  /**
+   * Folds complete lines appended since the last call (no lock needed: readers see a prefix of
+   * complete lines). Stops after `untilSeq` when given. Throws LedgerCorruptError.
+   */
+  catchUp(untilSeq = Infinity, onEvent?: (ev: LedgerEvent, line: number) => void): void {
+    const fd = this.writeFd ?? this.openRead();
+    if (fd === undefined) return;
+    const size = this.assertSameFile(fd).size;
+    this.assertNotShorter(size);
     if (this.state.head.seq >= untilSeq) return;
     if (size === this.position.offset) {
       this.torn = null; // nothing new: the usual case for a writer that just took the lock
@@ -172,6 +254,14 @@ export class LedgerStore {
         this.position.offset,
         (line) => {
           const lineNo = this.position.lines + 1;
+          if (line.oversized || line.end - line.start > MAX_LINE_BYTES) {
+            // No writer writes such a line (line.ts), and the scan does not keep one in memory.
+            throw new LedgerCorruptError(
+              lineNo,
+              `the line is ${line.end - line.start} bytes long, over the ${MAX_LINE_BYTES}-byte limit of a ledger line`,
+              this.name,
+            );
+          }
           const ev = pool?.isSound(line.start, line.end)
             ? this.soundLine(line.text, lineNo, line.notUtf8)
             : this.verifyLine(line.text, lineNo, line.notUtf8);
@@ -187,8 +277,9 @@ export class LedgerStore {
           onEvent?.(ev, lineNo);
           return ev.seq < untilSeq;
         },
-        Infinity,
+        MAX_LINE_BYTES,
         size,
+        (bytes) => this.prefix.update(bytes),
       );
     } finally {
       pool?.close();
@@ -214,60 +305,71 @@ export class LedgerStore {
     const paths = this.paths;
     if (this.writeFd === undefined) mkdirSync(paths.home, { recursive: true });
     const engine = this.engine ?? (await writeEngine());
-    return this.lock.with(() => {
-      const fd = this.openWrite();
-      this.catchUp();
-      let tornTailMoved: TornTailMoved | null = null;
-      const tsMs = Math.max(this.clock.nowMs(), this.state.head.tsMs);
-      const tsUtc = toTsUtc(tsMs);
-      const events: LedgerEvent[] = [];
-      const texts: string[] = [];
-      let batchBytes = 0;
-      const seal: Sealer = (body) => {
-        const { seq, hash } = this.state.head;
-        const { event, text } = sealEvent(body, seq + 1, tsUtc, hash);
-        const problems = eventSchemaProblems(event);
-        if (problems.length) {
-          throw new RefusedError(
-            'E_EVENT_SCHEMA',
-            `${body.event} event is invalid: ${problems.join('; ')}`,
-            body.job_id,
-          );
-        }
-        const refusal = this.state.evolve(event, { engine, offset: this.position.offset + batchBytes });
-        if (refusal) throw new RefusedError(refusal.code, refusal.message, body.job_id, refusal.jobState);
-        events.push(event);
-        texts.push(text);
-        batchBytes += Buffer.byteLength(text);
-        return event;
-      };
-      let value: T;
-      // S2: everything the batch folds is undone whole if it is refused or its write fails.
-      this.state.mark();
-      try {
-        value = decideBatch(tsMs, seal);
-        if (texts.length > 0) {
-          // Only an append moves a torn tail aside: a refusal or a no-op leaves the file as it was (S2).
-          if (this.torn) tornTailMoved = this.moveTornTailAside(fd, this.torn);
-          const buf = Buffer.from(texts.join(''));
-          try {
-            writeAll(fd, buf);
-            fdatasyncSync(fd);
-          } catch (err) {
-            // Our own unacknowledged partial write: take it back so the file ends on a line.
-            ftruncateSync(fd, this.position.offset);
-            throw err;
+    this.checkPrefix();
+    return this.lock.with(
+      () => this.openWrite(),
+      () => {
+        const fd = this.openWrite();
+        this.catchUp(); // S7: checks the ledger's identity, now that the lock is held
+        let tornTailMoved: TornTailMoved | null = null;
+        const nowMs = this.checkClock(); // S8
+        const tsMs = Math.max(nowMs, this.state.head.tsMs);
+        const tsUtc = toTsUtc(tsMs);
+        const events: LedgerEvent[] = [];
+        const texts: string[] = [];
+        let batchBytes = 0;
+        const seal: Sealer = (body) => {
+          const { seq, hash } = this.state.head;
+          const { event, text } = sealEvent(body, seq + 1, tsUtc, hash);
+          const problems = eventSchemaProblems(event);
+          if (problems.length) {
+            throw new RefusedError(
+              'E_EVENT_SCHEMA',
+              `${body.event} event is invalid: ${problems.join('; ')}`,
+              body.job_id,
+            );
           }
-          this.position.offset += buf.length;
-          this.position.lines += texts.length;
+          const refusal = this.state.evolve(event, { engine, offset: this.position.offset + batchBytes });
+          if (refusal) throw new RefusedError(refusal.code, refusal.message, body.job_id, refusal.jobState);
+          events.push(event);
+          texts.push(text);
+          batchBytes += Buffer.byteLength(text);
+          return event;
+        };
+        let value: T;
+        // S2: everything the batch folds is undone whole if it is refused or its write fails.
+        this.state.mark();
+        try {
+          value = decideBatch(tsMs, seal);
+          if (texts.length > 0) {
+            // Only an append moves a torn tail aside: a refusal or a no-op leaves the file as it was (S2).
+            if (this.torn) tornTailMoved = this.moveTornTailAside(fd, this.torn);
+            const buf = Buffer.from(texts.join(''));
+            try {
+              writeAll(fd, buf);
+              fdatasyncSync(fd);
+            } catch (err) {
+              // Our own unacknowledged partial write: take it back so the file ends on a line.
+              ftruncateSync(fd, this.position.offset);
+              // write(2) names no path; the operator needs the file's (docs/cli.md, E_IO).
+              const e = err as NodeJS.ErrnoException;
+              if (e && typeof e === 'object' && e.path === undefined) e.path = this.ledgerPath;
+              throw err;
+            }
+            // S7: durable, and in the file the path names — or not acknowledged at all.
+            this.assertSameFile(fd);
+            this.prefix.update(buf);
+            this.position.offset += buf.length;
+            this.position.lines += texts.length;
+          }
+        } catch (err) {
+          this.state.rollback();
+          throw err;
         }
-      } catch (err) {
-        this.state.rollback();
-        throw err;
-      }
-      this.state.release();
-      return { value, events, tornTailMoved };
-    });
+        this.state.release();
+        return { value, events, tornTailMoved };
+      },
+    );
   }
 
   /** The event on the complete line that starts at `offset` (e.g. a job's enqueue line). */
@@ -290,6 +392,25 @@ export class LedgerStore {
     for (const fd of [this.writeFd, this.readFd]) if (fd !== undefined) closeSync(fd);
     this.writeFd = this.readFd = undefined;
     this.lock.close();
+  }
+
+  /** S7: the path still names the file open as `fd`; its stats. */
+  private assertSameFile(fd: number): { size: number } {
+    const held = fstatSync(fd);
+    let named: ReturnType<typeof statSync>;
+    try {
+      named = statSync(this.ledgerPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      throw new LedgerReplacedError(this.name, `${this.ledgerPath} was deleted`);
+    }
+    if (named.ino !== held.ino || named.dev !== held.dev) {
+      throw new LedgerReplacedError(
+        this.name,
+        `${this.ledgerPath} now names another file (inode ${named.ino}, not ${held.ino}): it was replaced, or its directory re-pointed`,
+      );
+    }
+    return held;
   }
 
   private dropEnded(): void {
@@ -351,7 +472,7 @@ export class LedgerStore {
   private openRead(): number | undefined {
     if (this.readFd === undefined) {
       if (!existsSync(this.ledgerPath)) return undefined;
-      this.readFd = openSync(this.ledgerPath, 'r');
+      this.readFd = openRegular(this.ledgerPath, constants.O_RDONLY);
     }
     return this.readFd;
   }
@@ -359,12 +480,38 @@ export class LedgerStore {
   private openWrite(): number {
     if (this.writeFd === undefined) {
       const created = !existsSync(this.ledgerPath);
-      this.writeFd = openSync(this.ledgerPath, 'a+');
+      const fd = openRegular(this.ledgerPath, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);
+      if (this.readFd !== undefined) {
+        // S7: the file folded so far must be the one written to, not whatever the path names now.
+        const [held, opened] = [fstatSync(this.readFd), fstatSync(fd)];
+        if (held.ino !== opened.ino || held.dev !== opened.dev) {
+          closeSync(fd);
+          throw new LedgerReplacedError(
+            this.name,
+            `${this.ledgerPath} now names another file (inode ${opened.ino}, not ${held.ino}): it was replaced, or its directory re-pointed`,
+          );
+        }
+      }
+      this.writeFd = fd;
       // A new file's directory entry is not made durable by fdatasync of the file itself.
       if (created) fsyncDir(dirname(this.ledgerPath));
     }
     return this.writeFd;
   }
+}
+
+/**
+ * Opens the ledger, refusing anything but a regular file: a FIFO or a device at the ledger's path
+ * would block a reader forever or feed it without end. O_NONBLOCK keeps the open itself from
+ * waiting on a FIFO; on a regular file it changes nothing.
+ */
+function openRegular(path: string, flags: number): number {
+  const fd = openSync(path, flags | constants.O_NONBLOCK, 0o666);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new UsageError('E_INPUT', `${path} is not a regular file; a ledger is a plain file (jobs.jsonl)`);
+  }
+  return fd;
 }
 
 let xstate: Promise<MachineEngine> | undefined;

@@ -16,6 +16,9 @@ const compiled = {
   event: generated.event as unknown as ValidateFunction<LedgerEvent>,
   config: generated.config as unknown as ValidateFunction<PlaneConfig>,
 };
+/** The schema's pattern for an argument a program is given (schemas/job.schema.json). */
+const NO_NUL = '^[^\\u0000]*$';
+
 /** One line per problem: the JSON path, then what is expected there. */
 export function describeSchemaErrors(errors: readonly ErrorObject[] | null | undefined): string[] {
   const lines = (errors ?? []).map((e) => {
@@ -36,6 +39,8 @@ export function describeSchemaErrors(errors: readonly ErrorObject[] | null | und
           : `${path}: missing required field "${tag}"`;
       }
       default: {
+        if (e.keyword === 'pattern' && e.params.pattern === NO_NUL)
+          return `${path}: must not contain a NUL character (no program can be given one)`;
         const hint = (e.parentSchema as { description?: string } | undefined)?.description;
         return `${path}: ${e.message ?? 'is invalid'}${hint && e.keyword === 'pattern' ? ` (${hint})` : ''}`;
       }
@@ -44,9 +49,62 @@ export function describeSchemaErrors(errors: readonly ErrorObject[] | null | und
   return [...new Set(lines)];
 }
 
+/**
+ * How deep a job spec's values may nest (the spec itself is level 1). A spec the writer accepts
+ * must be one every reader can read back, and readers call a line nested deeper than
+ * MAX_EVENT_DEPTH (src/ledger/line.ts, twice this and more) corrupt: 4,000 levels of `meta` once
+ * passed enqueue and then stopped every reader of the plane with a stack overflow.
+ */
+export const MAX_SPEC_DEPTH = 32;
+
+/**
+ * The JSON path of the first container (in document order) nested more than `max` levels deep
+ * (the value itself is level 1), or undefined. Iterative, for any depth; a path is built only for
+ * the container it names.
+ */
+export function tooDeep(value: unknown, max: number): string | undefined {
+  interface Frame {
+    readonly v: unknown;
+    readonly level: number;
+    readonly parent: Frame | null;
+    readonly key: string;
+  }
+  const stack: Frame[] = [{ v: value, level: 1, parent: null, key: '' }];
+  while (stack.length) {
+    const frame = stack.pop()!;
+    const { v, level } = frame;
+    if (typeof v !== 'object' || v === null) continue;
+    if (level > max) {
+      const keys: string[] = [];
+      for (let f: Frame | null = frame; f?.parent; f = f.parent) keys.push(f.key);
+      return keys.length
+        ? keys
+            .reverse()
+            .map((k) => `/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`)
+            .join('')
+        : '/';
+    }
+    // Children pushed last to first, so they are visited in document order.
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--)
+        stack.push({ v: v[i], level: level + 1, parent: frame, key: String(i) });
+    } else {
+      const keys = Object.keys(v);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const k = keys[i]!;
+        stack.push({ v: (v as Record<string, unknown>)[k], level: level + 1, parent: frame, key: k });
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Checks a job spec as submitted; throws SchemaError with one line per problem. */
 export function validateJobSpec(spec: unknown, what = 'job spec'): JobSpec {
   const { job } = compiled;
+  const deep = tooDeep(spec, MAX_SPEC_DEPTH);
+  if (deep !== undefined)
+    throw new SchemaError([`${deep}: nests deeper than ${MAX_SPEC_DEPTH} levels`], what);
   if (job(spec)) return spec;
   const problems = describeSchemaErrors(job.errors);
   // Without a known job_type the schema cannot pick a branch and says nothing else; check the

@@ -1,4 +1,5 @@
 import { ExecplaneError } from '../errors.js';
+import { describeFault, machineFaultCode } from './faults.js';
 
 /**
  * Why a job was stopped from outside its handler. `writeFail` is false for a lost lease: a
@@ -26,10 +27,24 @@ export class JobError extends ExecplaneError {
   }
 }
 
-/** Maps anything a handler threw — of any kind — to the error a `fail` event carries. */
-export function failureOf(err: unknown): { code: string; message: string; retryable: boolean } {
+/**
+ * Maps anything a handler threw — of any kind — to the error a `fail` event carries. A fault of
+ * the machine (faults.ts, F1; `ownPaths` are the worker's own directories) is `E_WORKER_FAULT`,
+ * retryable: the job did nothing wrong.
+ */
+export function failureOf(
+  err: unknown,
+  ownPaths: readonly string[] = [],
+): { code: string; message: string; retryable: boolean } {
   if (err instanceof JobAbort || err instanceof JobError) {
     return { code: err.code, message: err.message.slice(0, 2000), retryable: err.retryable };
+  }
+  if (machineFaultCode(err, ownPaths)) {
+    return {
+      code: 'E_WORKER_FAULT',
+      message: `the worker's machine failed: ${describeFault(err)}`.slice(0, 2000),
+      retryable: true,
+    };
   }
   if (err instanceof ExecplaneError)
     return { code: err.code, message: err.message.slice(0, 2000), retryable: false };

@@ -15,6 +15,7 @@ import type { ClaimEvent, EvidenceFile } from '../schema/types.generated.js';
 import { toTsUtc, type Clock } from '../time.js';
 import type { CommitBatcher } from './commit-batcher.js';
 import { failureOf, JobAbort, JobError } from './errors.js';
+import { describeFault, machineFaultCode } from './faults.js';
 import { attemptEvidenceDir, writeEvidenceFile } from './evidence.js';
 import { buildRunHeader } from './run-header.js';
 import type { HandlerRegistry, JobHandlerContext, JobOutcome, ToolCallRequest } from './types.js';
@@ -32,6 +33,18 @@ export interface JobRunEnv {
   /** Run-header facts from the runtime (sandbox mode, …) for this job. */
   readonly runHeaderExtra: (job: StoredJob) => Record<string, unknown>;
   readonly log: (message: string) => void;
+  /** The worker's view of its machine (faults.ts): an attempt's machine fault degrades it. */
+  readonly machine?: MachineFaults;
+}
+
+/** What a JobRun needs of the worker's FaultState (faults.ts, F1–F2). */
+export interface MachineFaults {
+  /** The worker's own directories: a path error under one is the machine's (F1). */
+  readonly ownPaths: readonly string[];
+  /** What is wrong with the machine now, if anything (the F2 check, evidence included). */
+  check(): string | undefined;
+  /** Records a machine fault: the worker stops claiming and backs off (F2). */
+  fault(cause: string): void;
 }
 
 export type JobRunResult = 'complete' | 'failed' | 'lost';
@@ -190,7 +203,7 @@ export class JobRun {
     const evidence = this.evidence.length ? { evidence: this.evidence } : {};
     if (outcome && failure === undefined) {
       try {
-        const ok = await this.commit({
+        const ok = await this.commitTerminal({
           type: 'complete',
           ...this.fenced(),
           result: outcome.result,
@@ -204,9 +217,56 @@ export class JobRun {
         failure = err;
       }
     }
-    const error = failureOf(failure);
-    const ok = await this.commit({ type: 'fail', ...this.fenced(), error, usage, ...evidence });
+    const error = this.failureOf(failure);
+    if (error.code === 'E_WORKER_FAULT') this.env.machine?.fault(error.message);
+    const ok = await this.commitTerminal({ type: 'fail', ...this.fenced(), error, usage, ...evidence });
     return ok ? 'failed' : 'lost';
+  }
+
+  /**
+   * The error the attempt's `fail` carries. A failure of the job's own (not an abort from
+   * outside) that comes while the machine check finds a problem — the workspace went away under
+   * it — is the machine's (faults.ts, F1).
+   */
+  private failureOf(failure: unknown): ReturnType<typeof failureOf> {
+    const machine = this.env.machine;
+    const error = failureOf(failure, machine?.ownPaths);
+    if (!machine || error.code === 'E_WORKER_FAULT' || failure instanceof JobAbort) return error;
+    const problem = machine.check();
+    if (problem === undefined) return error;
+    return {
+      code: 'E_WORKER_FAULT',
+      message: `the attempt failed (${error.code}: ${error.message.slice(0, 500)}) while ${problem}`.slice(
+        0,
+        2000,
+      ),
+      retryable: true,
+    };
+  }
+
+  /**
+   * The attempt's terminal event, written even through a passing fault of the machine (a full
+   * disk): retried every second while the lease may still be ours (faults.ts, F2).
+   */
+  private async commitTerminal(command: Command): Promise<boolean> {
+    for (;;) {
+      try {
+        return await this.commit(command);
+      } catch (err) {
+        if (!machineFaultCode(err, this.env.machine?.ownPaths) || this.lost) throw err;
+        this.env.machine?.fault(describeFault(err));
+        this.env.log(`${this.jobId}#${this.attempt}: ${command.type} not written yet: ${describeFault(err)}`);
+        await new Promise((r) => setTimeout(r, TERMINAL_RETRY_MS));
+        this.noticeStale();
+      }
+    }
+  }
+
+  /** Gives up a terminal event once the lease it was fenced by has run out on this worker's clock. */
+  private noticeStale(): void {
+    const lease = this.env.plane.state.get(this.jobId)?.context.lease;
+    if (!lease || lease.expires_unix * 1000 < this.env.clock.nowMs())
+      this.loseLease('its lease ran out while the machine was failing');
   }
 
   private async beat(): Promise<void> {
@@ -290,6 +350,9 @@ export class JobRun {
  * SIGKILL, evidence written) before the fail is written anyway; well inside WALL_TIME_GRACE_MS.
  */
 const HANDLER_SETTLE_MS = 5_000;
+
+/** How often a terminal event a machine fault refused is tried again. */
+const TERMINAL_RETRY_MS = 1_000;
 
 /** Waits for `p` to settle, at most `ms`; never rejects. */
 function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {

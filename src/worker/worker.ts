@@ -12,11 +12,14 @@
  */
 import { mkdirSync, realpathSync, watch, type FSWatcher } from 'node:fs';
 import { hostname } from 'node:os';
+import { basename } from 'node:path';
 import type { MachineEngine } from '../../machines/job.types.js';
 import { nextBackoffEndMs, pickClaims } from '../core/claim-order.js';
 import { DEFAULT_RETRY_POLICY, nextLeaseExpiryMs, reapCommands, type RetryPolicy } from '../core/reap.js';
 import type { JobContext } from '../../machines/job.types.js';
-import { LedgerCorruptError } from '../errors.js';
+import type { ExecplaneError } from '../errors.js';
+import { ClockSkewError, LedgerCorruptError, LedgerReplacedError } from '../errors.js';
+import { describeFault, FaultState, machineFaultCode } from './faults.js';
 import { assertHomeOutsideWorkspace, planePaths, type PlanePaths } from '../ledger/paths.js';
 import { EXIT_KILL_SWITCH, killSwitchState } from '../ops/kill-switch.js';
 import { Plane, type StoredJob } from '../plane.js';
@@ -94,6 +97,9 @@ export class Worker {
   private wakeUp: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
+  /** Faults of the machine that stop claiming until it recovers (faults.ts). */
+  private readonly faults: FaultState;
+  private clockCheckedAt = -Infinity;
 
   constructor(private readonly options: WorkerOptions) {
     this.paths = planePaths(options.home);
@@ -111,6 +117,7 @@ export class Worker {
     this.leaseSec = options.leaseSec ?? DEFAULT_LEASE_SEC;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.batcher = new CommitBatcher(this.plane);
+    this.faults = new FaultState(this.workspace, this.paths.evidence, (m) => this.options.log?.(m));
   }
 
   get running(): ReadonlyMap<string, JobRun> {
@@ -119,6 +126,21 @@ export class Worker {
 
   /** Runs until --once is done, idle time is up, shutdown completes, or the kill switch is on. */
   async run(): Promise<WorkerExit> {
+    try {
+      // A worker is a writer: before anything, the lines before its checkpoint are shown intact
+      // (S9) and its clock agrees with the machine's (S8).
+      this.plane.store.checkPrefix();
+      this.plane.store.checkClock();
+    } catch (err) {
+      this.plane.close();
+      if (
+        err instanceof LedgerCorruptError ||
+        err instanceof LedgerReplacedError ||
+        err instanceof ClockSkewError
+      )
+        return { code: 1, reason: 'fatal', message: `${err.code}: ${err.message}` };
+      throw err;
+    }
     this.watch();
     // Logged once it watches the ledger: from here on an append wakes it (scripts wait for it).
     this.options.log?.(
@@ -135,10 +157,19 @@ export class Worker {
         }
         this.plane.refresh();
         for (const run of this.runs.values()) run.noticeLedger(this.plane.state);
-        if (this.hasReapWork()) await this.reapOnce();
-        if (!this.stopping && !(this.options.once && this.claimedAny)) await this.claimOnce();
+        try {
+          this.checkClockNow(); // S8: a clock that went wrong while it ran
+          if (this.hasReapWork()) await this.reapOnce();
+          if (!this.stopping && !(this.options.once && this.claimedAny)) await this.claimOnce();
+        } catch (err) {
+          // A commit the machine could not take (a full disk): degrade and try again later (F2).
+          const code = machineFaultCode(err, [this.paths.home]);
+          if (!code) throw err;
+          this.faults.fault(describeFault(err), this.clock.nowMs());
+        }
         const now = this.clock.nowMs();
-        if (this.runs.size > 0) lastBusyMs = now;
+        // A degraded worker with work it would claim is waiting for the machine, not idle (F2).
+        if (this.runs.size > 0 || (this.faults.degraded && this.hasWorkWaiting(now))) lastBusyMs = now;
         if (this.runs.size === 0) {
           if (this.stopping) return { code: 0, reason: 'shutdown' };
           if (this.options.once) return { code: 0, reason: 'once' };
@@ -152,10 +183,22 @@ export class Worker {
         await this.sleep(this.nextWakeMs(now, idleMs > 0 ? lastBusyMs + idleMs : undefined));
       }
     } catch (err) {
-      if (!(err instanceof LedgerCorruptError)) throw err;
-      this.abortAll(new JobAbort('E_LEASE_LOST', 'the ledger is corrupt', false, false));
+      const why =
+        err instanceof LedgerCorruptError
+          ? 'the ledger is corrupt'
+          : err instanceof LedgerReplacedError
+            ? 'the ledger was replaced'
+            : err instanceof ClockSkewError
+              ? "this process's clock is wrong"
+              : undefined;
+      if (why === undefined) throw err;
+      this.abortAll(new JobAbort('E_LEASE_LOST', why, false, false));
       await this.settle();
-      return { code: 1, reason: 'fatal', message: err.message };
+      return {
+        code: 1,
+        reason: 'fatal',
+        message: `${(err as ExecplaneError).code}: ${(err as ExecplaneError).message}`,
+      };
     } finally {
       clearTimeout(this.graceTimer);
       this.watcher?.close();
@@ -190,6 +233,19 @@ export class Worker {
     return events;
   }
 
+  /** S8 of store.ts, at most once a second: a clock that went wrong while the worker ran. */
+  private checkClockNow(): void {
+    const now = performance.now();
+    if (now - this.clockCheckedAt < 1000) return;
+    this.clockCheckedAt = now;
+    this.plane.store.checkClock();
+  }
+
+  /** Jobs this worker would claim now or once their retry backoff ends. */
+  private hasWorkWaiting(now: number): boolean {
+    return this.canClaimNow(now) || nextBackoffEndMs(this.plane.state, now) !== undefined;
+  }
+
   /**
    * Whether a queued job is there that this worker could claim with all its slots free (not one
    * backing off, too big for it, or one it cannot run).
@@ -201,6 +257,7 @@ export class Worker {
   /** Claims what fits the free slots (one commit) and starts running each claimed job. */
   async claimOnce(): Promise<JobRun[]> {
     if (this.stopping || killSwitchState(this.paths).on) return [];
+    if (!this.faults.mayClaim(this.clock.nowMs())) return []; // degraded (F2 of faults.ts)
     let used = 0;
     for (const r of this.runs.values()) used += r.slots;
     const free = this.slots - used;
@@ -231,6 +288,11 @@ export class Worker {
           handlers: this.options.handlers,
           runHeaderExtra: this.options.runHeaderExtra ?? (() => ({})),
           log: (m) => this.options.log?.(m),
+          machine: {
+            ownPaths: [this.paths.home],
+            check: () => this.faults.check(true),
+            fault: (cause) => this.faults.fault(cause, this.clock.nowMs()),
+          },
         },
         claim,
       );
@@ -276,6 +338,7 @@ export class Worker {
       now + (this.options.pollMs ?? DEFAULT_POLL_MS),
       nextLeaseExpiryMs(state),
       nextBackoffEndMs(state, now),
+      this.faults.nextCheckMs(),
       idleDeadline,
     ];
     const next = Math.min(...candidates.filter((t): t is number => t !== undefined));
@@ -303,7 +366,12 @@ export class Worker {
   private watch(): void {
     try {
       // The home directory: appends to jobs.jsonl and the kill switch appearing both show here.
-      this.watcher = watch(this.paths.home, { persistent: true }, () => this.wake());
+      // Not jobs.lock: every commit stamps it to read the kernel's clock (S8 of store.ts), and a
+      // worker woken by its own stamps would loop.
+      const lock = basename(this.paths.lock);
+      this.watcher = watch(this.paths.home, { persistent: true }, (_event, file) => {
+        if (file !== lock) this.wake();
+      });
       this.watcher.on('error', () => {
         this.watcher?.close();
         this.watcher = undefined;

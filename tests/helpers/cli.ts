@@ -33,10 +33,11 @@ export interface CliResult {
 
 export async function execplane(
   args: readonly string[],
-  options: { cwd?: string; input?: string; env?: Record<string, string> } = {},
+  options: { cwd?: string; input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   const r = await execa(process.execPath, [BIN, ...args], {
     reject: false,
+    ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
     cwd: options.cwd ?? ROOT,
     input: options.input ?? '',
     stripFinalNewline: false,
@@ -49,6 +50,7 @@ export async function execplane(
     },
     extendEnv: true,
   });
+  if (r.timedOut) throw new Error(`execplane ${args.join(' ')} did not end within ${options.timeoutMs} ms`);
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 

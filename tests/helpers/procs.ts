@@ -24,3 +24,19 @@ export function startWorkProcess(
     cwd: workspace,
   });
 }
+
+/** Resolves with the stderr seen so far once the process has written a line matching `pattern`. */
+export function untilOutput(child: ReturnType<typeof startWorkProcess>, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) {
+        child.stderr?.off('data', onData);
+        resolve(seen);
+      }
+    };
+    child.stderr?.on('data', onData);
+    void child.then((r) => reject(new Error(`exited (${r.exitCode}) before ${pattern}: ${seen}`)));
+  });
+}

@@ -2,7 +2,7 @@ import type { Command as Program } from 'commander';
 import { assertPlaneExists } from '../../ledger/paths.js';
 import { openPlane } from '../../plane.js';
 import { homeOption, jsonOption } from '../options.js';
-import { printJson, printLines, warn } from '../output.js';
+import { noteCommitted, printJson, printLines, warn } from '../output.js';
 
 export function register(program: Program): void {
   program
@@ -23,6 +23,7 @@ export function register(program: Program): void {
         const { outcomes, tornTailMoved } = await plane.submit([
           { type: 'cancel', job_id: jobId, reason: opts.reason },
         ]);
+        noteCommitted();
         if (tornTailMoved)
           warn(`a torn tail of ${tornTailMoved.bytes} byte(s) was moved aside to ${tornTailMoved.path}`);
         const row = { job_id: jobId, seq: outcomes[0]!.seq, status: 'cancelled' };

@@ -5,7 +5,7 @@ import { SchemaError, UsageError } from '../../errors.js';
 import { openPlane } from '../../plane.js';
 import { validateJobSpec } from '../../schema/validate.js';
 import { homeOption, jsonOption, refuseTogether } from '../options.js';
-import { printJson, printLines, warn } from '../output.js';
+import { noteCommitted, printJson, printLines, warn } from '../output.js';
 import { readJsonInput } from '../read-input.js';
 
 interface Opts {
@@ -48,6 +48,7 @@ with a different spec it is refused (exit 1). Invalid specs exit 2 with one line
       try {
         const commands: Command[] = specs.map((spec) => ({ type: 'enqueue', spec }));
         const { outcomes, tornTailMoved } = await plane.submit(commands);
+        noteCommitted();
         if (tornTailMoved)
           warn(`a torn tail of ${tornTailMoved.bytes} byte(s) was moved aside to ${tornTailMoved.path}`);
         const rows = outcomes.map((o) => ({

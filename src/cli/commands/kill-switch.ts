@@ -3,7 +3,7 @@ import { UsageError } from '../../errors.js';
 import { planePaths } from '../../ledger/paths.js';
 import { killSwitchState, setKillSwitch } from '../../ops/kill-switch.js';
 import { homeOption, jsonOption } from '../options.js';
-import { printJson, printLines } from '../output.js';
+import { noteCommitted, printJson, printLines, warn } from '../output.js';
 
 export function register(program: Program): void {
   program
@@ -31,7 +31,11 @@ Examples:
       if (opts.reason !== undefined && action !== 'on')
         throw new UsageError('E_USAGE', '--reason goes with on only');
       const paths = planePaths(opts.home);
-      if (action !== 'status') setKillSwitch(paths, action === 'on', opts.reason);
+      if (action !== 'status') {
+        const { reasonKept } = setKillSwitch(paths, action === 'on', opts.reason);
+        noteCommitted();
+        if (!reasonKept) warn('the disk is full: the kill switch is on, but its reason could not be saved');
+      }
       const state = killSwitchState(paths);
       if (opts.json) printJson(state);
       else if (action === 'status')

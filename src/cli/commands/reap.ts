@@ -2,7 +2,7 @@ import type { Command as Program } from 'commander';
 import { assertPlaneExists } from '../../ledger/paths.js';
 import { openPlane } from '../../plane.js';
 import { homeOption, jsonOption, retryBackoffMaxOption, retryBackoffOption } from '../options.js';
-import { printJson, printLines } from '../output.js';
+import { noteCommitted, printJson, printLines } from '../output.js';
 
 export function register(program: Program): void {
   program
@@ -22,6 +22,7 @@ export function register(program: Program): void {
             { backoffBaseSec: opts.retryBackoffSec, backoffMaxSec: opts.retryBackoffMaxSec },
             'reap',
           );
+          if (events.length) noteCommitted();
           const rows = events.map((e) => ({ job_id: e.job_id, event: e.event, seq: e.seq }));
           if (opts.json) printJson({ events: rows });
           else if (rows.length) printLines(...rows.map((r) => `${r.job_id}\t${r.event}\tseq ${r.seq}`));

@@ -45,7 +45,17 @@ checkpoint.json is refreshed afterwards when 10,000 or more lines were folded pa
             `--at ${opts.at} is past the end of the ledger (last seq ${report.last_seq})`,
           );
         }
-        if (opts.at === undefined) plane.maybeCheckpoint();
+        // A cache, written when it can be: a read command never fails for it (a read-only home,
+        // a home this user may read but not write, a full disk).
+        if (opts.at === undefined) {
+          try {
+            plane.maybeCheckpoint();
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            if (!code) throw err;
+            warn(`checkpoint.json not refreshed (${code}); the replay itself is complete`);
+          }
+        }
         if (report.torn_tail) {
           warn(
             `a torn tail of ${report.torn_tail.bytes} byte(s) after line ${report.torn_tail.line - 1} was ignored`,

@@ -1,3 +1,4 @@
+import { escapeLines } from '../escape.js';
 import { Option, type Command as Program } from 'commander';
 import { UsageError } from '../../errors.js';
 import { assertHomeOutsideWorkspace } from '../../ledger/paths.js';
@@ -34,7 +35,7 @@ export function register(program: Program): void {
     .addOption(homeOption())
     .option('--workspace <dir>', 'the directory jobs work in (default: the current directory)')
     .option('--worker-id <id>', 'this worker’s id (default: host name and pid)')
-    .option('--slots <n>', 'how many slots of work at once', parsePositiveInt('--slots'), 1)
+    .option('--slots <n>', 'how many slots of work at once (at most 64)', parsePositiveInt('--slots', 64), 1)
     .option(
       '--lease-sec <s>',
       'lease length; heartbeats every third of it',
@@ -107,7 +108,10 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
       if (opts.leaseSec < 0.3) throw new UsageError('E_USAGE', '--lease-sec must be at least 0.3');
       // Before the sandbox is probed or anything written: a home the jobs could change is refused.
       assertHomeOutsideWorkspace(opts.home, opts.workspace ?? process.cwd());
-      const log = opts.quiet ? undefined : (m: string) => process.stderr.write(`execplane work: ${m}\n`);
+      // Log lines quote job data (error messages, reasons): made inert like all human output (escape.ts).
+      const log = opts.quiet
+        ? undefined
+        : (m: string) => process.stderr.write(`execplane work: ${escapeLines(m)}\n`);
       // A malformed config.json refuses the start (E_CONFIG, exit 2) before anything is claimed.
       const sandbox = await prepareSandbox({
         home: opts.home,
@@ -138,7 +142,7 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
       try {
         const exit = await worker.run();
         if (exit.code !== 0 && exit.message)
-          process.stderr.write(`execplane: ${exit.reason}: ${exit.message}\n`);
+          process.stderr.write(`execplane: ${exit.reason}: ${escapeLines(exit.message)}\n`);
         process.exitCode = exit.code;
       } finally {
         process.off('SIGTERM', onSignal);

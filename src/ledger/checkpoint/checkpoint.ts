@@ -8,6 +8,9 @@
  *     and `hash`; otherwise the checkpoint is ignored and the caller folds from line 1. A
  *     checkpoint is a cache for writers and `replay --from-checkpoint`: it is not proof —
  *     `replay` and `audit` read every line.
+ * C3. The index carries the digest of the ledger bytes before `offset` (src/ledger/prefix.ts), so
+ *     a writer that starts from it checks, before its first append, that those lines are still
+ *     the ones folded (S9 of src/ledger/store.ts).
  * C2. Jobs that had ended are restored by their state alone (P4 of src/core/plane-state.ts); the
  *     ended region holds their contexts (ended-region.ts) and is read, checked against
  *     ended_sha256 and parsed only when the ledger store is asked for one of them. A new process
@@ -21,6 +24,7 @@ import { sha256Hex } from '../../canonical.js';
 import { PlaneState, type EndedStub } from '../../core/plane-state.js';
 import { writeFileAtomicSync } from '../../lazy-deps.js';
 import { MAX_LINE_BYTES } from '../line.js';
+import { PrefixDigest, type PrefixSegment } from '../prefix.js';
 import { readAt } from '../scan.js';
 import type { FoldPosition } from '../store.js';
 import { EndedRegion } from './ended-region.js';
@@ -45,6 +49,7 @@ export function writeCheckpoint(
   state: PlaneState,
   position: FoldPosition,
   ended: EndedRegion | undefined,
+  prefix: readonly PrefixSegment[],
 ): void {
   const live: CheckpointIndex['live'][number][] = [];
   const endedIds: string[] = [];
@@ -70,7 +75,7 @@ export function writeCheckpoint(
     endedStates += JOB_STATES.indexOf(job.value);
     lines.push(Buffer.from(`${JSON.stringify([...contextToRow(job.context), offset])}\n`));
   }
-  const index: CheckpointIndex = { live, ended: { ids: endedIds.join(' '), states: endedStates } };
+  const index: CheckpointIndex = { prefix, live, ended: { ids: endedIds.join(' '), states: endedStates } };
   const indexBytes = Buffer.from(`${JSON.stringify(index)}\n`);
   const endedBytes = Buffer.concat(lines);
   const { seq, hash, tsMs } = state.head;
@@ -103,6 +108,8 @@ export type LoadedCheckpoint =
       readonly position: FoldPosition;
       /** Where the contexts of the ended jobs are (C2); the store owns it from here and closes it. */
       readonly ended: EndedRegion | undefined;
+      /** The digest of the ledger before `offset`, checked before a writer appends (C3). */
+      readonly prefix: readonly PrefixSegment[];
     }
   | { readonly ok: false; readonly reason: string };
 
@@ -196,6 +203,9 @@ function loadFrom(fd: number, ledgerPath: string): LoadedCheckpoint {
       return { ok: false, reason: 'checkpoint.json does not match its own index_sha256' };
     }
     index = JSON.parse(bytes.toString('utf8', 0, bytes.length - 1)) as CheckpointIndex;
+    if (!PrefixDigest.wellFormed(index.prefix, header.offset)) {
+      return { ok: false, reason: 'checkpoint.json has no well-formed digest of the ledger before it' };
+    }
   } catch (err) {
     return { ok: false, reason: unreadable(err) };
   }
@@ -222,7 +232,13 @@ function loadFrom(fd: number, ledgerPath: string): LoadedCheckpoint {
     count > 0
       ? new EndedRegion(fd, indexAt + header.index_bytes, header.ended_bytes, header.ended_sha256, count)
       : undefined;
-  return { ok: true, state, position: { offset: header.offset, lines: header.lines }, ended };
+  return {
+    ok: true,
+    state,
+    position: { offset: header.offset, lines: header.lines },
+    ended,
+    prefix: index.prefix,
+  };
 }
 
 function* liveJobs(index: CheckpointIndex): Generator<readonly [string, JobRecord, number]> {

@@ -26,8 +26,9 @@ import { canonicalJson, canonicalOrder, sha256Hex } from '../../canonical.js';
 import { PLANE_STATE_CODE } from '../../core/plane-state.js';
 import { parseTsUtc } from '../../time.js';
 import { VERSION as PACKAGE_VERSION } from '../../version.js';
+import type { PrefixSegment } from '../prefix.js';
 
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 
 export interface CheckpointHeader {
   readonly v: number;
@@ -44,6 +45,8 @@ export interface CheckpointHeader {
 }
 
 export interface CheckpointIndex {
+  /** The digest of the ledger bytes before `offset` (D1 of src/ledger/prefix.ts). */
+  readonly prefix: readonly PrefixSegment[];
   readonly live: readonly [string, number, unknown[], number][];
   /** Space-separated ids, and one digit per job (its state's index in JOB_STATES). */
   readonly ended: { readonly ids: string; readonly states: string };
