@@ -266,6 +266,25 @@ describe('the digest of the ledger before a checkpoint (src/ledger/prefix.ts)', 
     expect(readFileSync(ledger).equals(before)).toBe(true);
   });
 
+  it('D2: lines folded after the checkpoint and changed before the first append are refused too', async () => {
+    const { home, plane, clock } = await planeWithHistory();
+    const ledger = join(home, 'jobs.jsonl');
+    plane.maybeCheckpoint(true);
+    const linesAtCheckpoint = readFileSync(ledger, 'utf8').split('\n').length - 1;
+    await plane.submit([cmd.enqueue(agentSpec({ job_id: 'job-ckpt000005' }))]);
+    const writer = open(home, { clock }); // folds the line after the checkpoint
+    const lines = readFileSync(ledger, 'utf8').split('\n');
+    lines[linesAtCheckpoint] = lines[linesAtCheckpoint]!.replace('"job-ckpt000005"', '"job-ckpt000009"');
+    writeFileSync(ledger, lines.join('\n'));
+    const before = readFileSync(ledger);
+    await expect(writer.submit([cmd.cancel(A, 'x')])).rejects.toThrow(
+      new RegExp(
+        `line ${linesAtCheckpoint + 1}: the lines after checkpoint.json changed after this process read them`,
+      ),
+    );
+    expect(readFileSync(ledger).equals(before)).toBe(true);
+  });
+
   it('a checkpoint without a well-formed prefix digest is not used', async () => {
     const { home, plane } = await planeWithHistory();
     plane.maybeCheckpoint(true);

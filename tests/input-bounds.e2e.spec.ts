@@ -6,7 +6,17 @@
  * Every process has a wall timeout, so a hang fails the test; nothing asserts how fast it was.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -222,7 +232,17 @@ describe('JSON whose meaning would change (F17): refused with the path, nothing 
 
   it.each([
     ['1e400', '{"big":1e400}', '/meta/big', /beyond what JSON can carry/],
-    ['an integer beyond 2^53', '{"int":12345678901234567890123}', '/meta/int', /beyond ±2\^53/],
+    ['an integer beyond 2^53', '{"int":12345678901234567890123}', '/meta/int', /cannot be carried exactly/],
+    ['2^53 + 1', '{"int":9007199254740993}', '/meta/int', /written back as 9007199254740992/],
+    ['2^53 + 1 with a fraction', '{"f":9007199254740993.0}', '/meta/f', /written back as 9007199254740992/],
+    [
+      '2^53 + 1 with an exponent',
+      '{"e":90071992547409930e-1}',
+      '/meta/e',
+      /written back as 9007199254740992/,
+    ],
+    ['a decimal the double rounds', '{"d":0.10000000000000000555}', '/meta/d', /written back as 0.1\)/],
+    ['an underflow to 0', '{"u":1e-400}', '/meta/u', /written back as 0\)/],
     ['-0', '{"neg0":-0}', '/meta/neg0', /-0 would be written back as 0/],
     ['-0 in an array', '{"list":[1,2,-0.0]}', '/meta/list/2', /-0 would be written back as 0/],
   ])('%s: exit 2 naming the path', async (_name, meta, path, problem) => {
@@ -235,11 +255,11 @@ describe('JSON whose meaning would change (F17): refused with the path, nothing 
 
   it('numbers JSON carries exactly are accepted and stored as written', async () => {
     const p = fresh();
-    const meta = '{"n":[1,-2.5,9007199254740991,-9007199254740991,1e300,0]}';
+    const meta = '{"n":[1,-2.5,9007199254740991,-9007199254740991,1e300,0,1.0,10e-1,0.1,1.5E2,1e-7,0.0]}';
     const r = await run(['enqueue', '--home', p.home, '--file', specFile(p.dir, withMeta(meta))]);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(p.ledger, 'utf8')).toContain(
-      '"meta":{"n":[1,-2.5,9007199254740991,-9007199254740991,1e+300,0]}',
+      '"meta":{"n":[1,-2.5,9007199254740991,-9007199254740991,1e+300,0,1,1,0.1,150,1e-7,0]}',
     );
   });
 
@@ -305,6 +325,39 @@ describe('bounded reads (F18)', () => {
       /E_INPUT: standard input is larger than 67108864 bytes/,
     );
     expect(existsSync(p.home)).toBe(false);
+  });
+
+  it('a 300 MB line (F18: it once cost replay 1.5 GB): every reader refuses it holding under 200 MB', async () => {
+    const dir = tmp();
+    const ledger = join(dir, 'jobs.jsonl');
+    // A sparse file: the start of a line, then 300 MB of zero bytes and a newline.
+    const fd = openSync(ledger, 'w');
+    writeSync(fd, '{"v":1,"pad":"');
+    ftruncateSync(fd, 300_000_000);
+    writeSync(fd, '\n', 300_000_000);
+    closeSync(fd);
+    const hook = join(dir, 'rss.mjs');
+    writeFileSync(
+      hook,
+      "import { writeFileSync } from 'node:fs';\n" +
+        "process.on('exit', () => writeFileSync(process.env.RSS_FILE, String(process.resourceUsage().maxRSS)));\n",
+    );
+    for (const args of [
+      ['replay', '--ledger', ledger],
+      ['head', '--ledger', ledger],
+      ['audit', ledger],
+    ]) {
+      const rssFile = join(dir, `rss-${args[0]}`);
+      const r = await execa(process.execPath, ['--import', hook, BIN, ...args], {
+        reject: false,
+        timeout: WALL_MS,
+        env: { RSS_FILE: rssFile, EXECPLANE_HOME: undefined },
+      });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(String(r.stderr)).toMatch(args[0] === 'audit' ? /E_AUDIT_FINDINGS: .*1 finding/ : /line 1: /);
+      const peakKb = Number(readFileSync(rssFile, 'utf8'));
+      expect(peakKb, `${args[0]} peaked at ${peakKb} KB`).toBeLessThan(200 * 1024);
+    }
   });
 
   it.each([

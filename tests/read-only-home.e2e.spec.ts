@@ -34,6 +34,7 @@ import { Plane } from '../src/plane.js';
 import { generateLedger } from './bench/gen-ledger.js';
 import { BIN, execplane, requireDist, ROOT, type CliResult } from './helpers/cli.js';
 import { agentSpec } from './helpers/specs.js';
+import { osPart } from './helpers/os-parts.js';
 
 const EVENTS = 10_500; // over the 10,000 lines after which replay refreshes checkpoint.json
 const NOBODY = 65534;
@@ -64,11 +65,10 @@ function canMountReadOnly(): boolean {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-const MOUNT = canMountReadOnly();
-if (!MOUNT)
-  console.warn(
-    `skipping the read-only home tests: ${isRoot ? '`mount --bind` is not permitted here' : 'they need root, to bind-mount a home read-only'}`,
-  );
+const MOUNT = osPart(
+  canMountReadOnly(),
+  `the read-only home tests need ${isRoot ? '`mount --bind`, which is not permitted here' : 'root, to bind-mount a home read-only'}`,
+);
 
 /** Whether user nobody can run this checkout's CLI (it cannot under a /root it may not enter). */
 function nobodyCanRun(): boolean {
@@ -92,7 +92,10 @@ if (isRoot && !NOBODY_RUNS)
   console.warn(
     `skipping replay as user nobody: nobody cannot read this checkout (${ROOT}) or setpriv is missing`,
   );
-const SETPRIV = isRoot && run('setpriv', ['--inh-caps=-all', '--bounding-set=-all', 'true']);
+const SETPRIV = osPart(
+  isRoot && run('setpriv', ['--inh-caps=-all', '--bounding-set=-all', 'true']),
+  'the unwritable-home tests need root and setpriv (util-linux)',
+);
 
 /** All of this file's directories, under one root: unmounted first, then removed, in afterAll. */
 const root = mkdtempSync(join(tmpdir(), 'execplane-ro-home-'));
@@ -216,7 +219,7 @@ describe.skipIf(!MOUNT)('a home on a read-only filesystem (bind mount, ro)', () 
   });
 });
 
-describe.skipIf(!isRoot)('a home this user may read but not write', () => {
+describe.skipIf(!SETPRIV)('a home this user may read but not write', () => {
   /** A copy of the plane, readable by all, writable by its owner only. */
   function foreignHome(owner: number): string {
     const dir = join(root, `foreign-${owner}`);

@@ -21,6 +21,7 @@ import { generateLedger } from './bench/gen-ledger.js';
 import { BIN, execplane, requireDist, ROOT, type CliResult } from './helpers/cli.js';
 import { agentSpec, cmd } from './helpers/specs.js';
 import { useTmpDirs } from './helpers/tmp.js';
+import { osPart } from './helpers/os-parts.js';
 
 const tmp = useTmpDirs('execplane-terminal-');
 beforeAll(requireDist);
@@ -112,12 +113,9 @@ describe('escapeControls', () => {
   });
 });
 
-if (!TTY)
-  console.warn(
-    'skipping the terminal tests: util-linux `script` cannot give a command a pseudo-terminal here',
-  );
+const ON_TTY = osPart(TTY, 'the terminal tests need util-linux `script` to give a command a pseudo-terminal');
 
-describe.skipIf(!TTY)('on a terminal (script: a real pseudo-terminal)', () => {
+describe.skipIf(!ON_TTY)('on a terminal (script: a real pseudo-terminal)', () => {
   it('show prints a cancel reason with its controls escaped', async () => {
     const r = await onTty(['show', CANCELLED, '--home', home]);
     expect(r.code).toBe(0);

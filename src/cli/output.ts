@@ -84,7 +84,7 @@ export function reportError(err: unknown): number {
     // Node's message is "ENOTDIR: not a directory, mkdir '…'": its middle says what is wrong.
     const what = /^[A-Z]+: ([^,]+)/.exec(e.message)?.[1] ?? e.code;
     process.stderr.write(
-      `execplane: ${e.code}: ${escapeControls(e.path ?? '')}: ${what}; check the path (a --home must be a directory)\n`,
+      `execplane: ${e.code}: ${escapeControls(e.path ?? '')}: ${what}; check the path${e.code === 'ENOTDIR' || e.code === 'EEXIST' ? ' (a directory is needed there)' : ''}\n`,
     );
     return EXIT_USAGE;
   }

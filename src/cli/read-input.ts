@@ -8,8 +8,9 @@
  * I3. No object may hold a key twice: JSON.parse keeps the last, so a reviewer reading the first
  *     `"allow_network": false` would be misled.
  * I4. Every number must be one JSON can carry exactly through a parse and a write: finite
- *     (`1e400` is Infinity, which JSON writes as null), an integer within ±2^53 when written as
- *     one (beyond, it is rounded), and not `-0` (written back as 0).
+ *     (`1e400` is Infinity, which JSON writes as null), not `-0` (written back as 0), and one
+ *     whose double, written back, is the same decimal number (`9007199254740993`, `1e-400` and
+ *     `0.10000000000000000555` are not: they would be stored as other numbers).
  * I5. No spec nests deeper than MAX_SPEC_DEPTH (src/schema/validate.ts checks each spec too). It
  *     is checked before the text is parsed, and nothing here recurses: a 64 MiB input can nest
  *     millions of levels, which JSON.parse takes many seconds and gigabytes to build.
@@ -129,6 +130,24 @@ function firstBadLine(bytes: Buffer): number {
   }
 }
 
+/**
+ * A JSON number literal's exact decimal value in one canonical spelling (`digits e exponent`,
+ * no leading or trailing zeros): two literals are the same number exactly when these agree.
+ * `1.0`, `1` and `10e-1` agree; `0.1` and `0.10000000000000000555` do not.
+ */
+export function decimalValue(literal: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(literal);
+  if (!m) return literal;
+  const [, sign, int, frac = '', exp = '0'] = m;
+  let digits = (int! + frac).replace(/^0+/, '');
+  if (digits === '') return '0';
+  let exponent = BigInt(exp) - BigInt(frac.length);
+  const trailing = digits.length - digits.replace(/0+$/, '').length;
+  digits = digits.slice(0, digits.length - trailing);
+  exponent += BigInt(trailing);
+  return `${sign}${digits}e${exponent}`;
+}
+
 /** jsonc-parser's SyntaxKind (an ambient const enum, which isolatedModules cannot read). */
 const T = {
   openBrace: 1,
@@ -212,9 +231,11 @@ export function scanJson(text: string): { deep?: string; problem?: string } {
         const value = Number(raw);
         const path = valuePath() || '/';
         if (!Number.isFinite(value)) problem = `${path}: the number ${raw} is beyond what JSON can carry`;
-        else if (/^-?\d+$/.test(raw) && !Number.isSafeInteger(value))
-          problem = `${path}: the integer ${raw} is beyond ±2^53 and would be rounded; write it as a string`;
         else if (Object.is(value, -0)) problem = `${path}: -0 would be written back as 0; write 0`;
+        else if (decimalValue(raw) !== decimalValue(JSON.stringify(value)))
+          problem =
+            `${path}: the number ${raw} cannot be carried exactly (it would be written back as ` +
+            `${JSON.stringify(value)}); write that, or the number as a string`;
         break;
       }
       default:

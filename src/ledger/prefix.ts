@@ -71,8 +71,17 @@ export class PrefixDigest {
    * D2: checks the segments against the bytes of `fd` now, then merges them with the running
    * digest (which covers [start, offset)). Throws LedgerCorruptError when one differs.
    */
-  check(fd: number, offset: number, file: string): void {
+  check(fd: number, offset: number, file: string, lines: number): void {
     if (this.checked) return;
+    try {
+      this.checkSegments(fd, offset, file);
+    } catch (err) {
+      if (!(err instanceof ShortFile)) throw err;
+      throw new LedgerCorruptError(lines, 'the file became shorter than what was read from it', file);
+    }
+  }
+
+  private checkSegments(fd: number, offset: number, file: string): void {
     const whole = createHash('sha256');
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
     let from = 0;
@@ -91,7 +100,18 @@ export class PrefixDigest {
       }
       from = end;
     }
-    hashRange(fd, buf, this.start, offset, (b) => whole.update(b));
+    // The bytes folded since the checkpoint, read again: the same as when they were folded, or
+    // they changed under the store (and a checkpoint it writes must not vouch for them).
+    const since = createHash('sha256');
+    hashRange(fd, buf, this.start, offset, (b) => (since.update(b), whole.update(b)));
+    if (since.digest('hex') !== this.hash.copy().digest('hex')) {
+      const first = linesBefore(fd, buf, this.start) + 1;
+      throw new LedgerCorruptError(
+        first,
+        'the lines after checkpoint.json changed after this process read them',
+        file,
+      );
+    }
     this.segments = [];
     this.start = 0;
     this.hash = whole;
@@ -99,10 +119,13 @@ export class PrefixDigest {
   }
 }
 
+/** The file ended before a range hashRange was asked for: it shrank under the reader. */
+class ShortFile extends Error {}
+
 function hashRange(fd: number, buf: Buffer, from: number, to: number, take: (b: Buffer) => void): void {
   for (let pos = from; pos < to;) {
     const n = readAt(fd, buf, Math.min(buf.length, to - pos), pos);
-    if (n === 0) throw new Error(`the ledger is shorter than ${to} bytes`);
+    if (n === 0) throw new ShortFile();
     take(buf.subarray(0, n));
     pos += n;
   }

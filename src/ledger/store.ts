@@ -214,7 +214,7 @@ export class LedgerStore {
     const fd = this.writeFd ?? this.openRead();
     if (fd === undefined) return;
     this.assertNotShorter(this.assertSameFile(fd).size);
-    this.prefix.check(fd, this.position.offset, this.name);
+    this.prefix.check(fd, this.position.offset, this.name, this.position.lines);
   }
 
   /** A file shorter than what was folded from it was truncated or replaced: corrupt. */

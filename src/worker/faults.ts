@@ -12,7 +12,8 @@
  * F2. A worker that meets a machine fault, or finds its workspace gone, is degraded: it claims
  *     nothing, backs off (1 s, doubling to 60 s), and before each claim checks the machine again
  *     — the workspace is a directory, a file can be written and removed in the evidence
- *     directory. When that passes it says so and claims again. A commit that fails on a machine
+ *     directory. A healthy worker makes the same check before each claim it would make, so a
+ *     fault already there starts no attempt (and spends none of a job's max_attempts). When that passes it says so and claims again. A commit that fails on a machine
  *     fault does the same instead of ending the worker.
  */
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -96,7 +97,7 @@ export class FaultState {
    */
   mayClaim(nowMs: number): boolean {
     if (this.cause && nowMs < this.retryAtMs) return false;
-    const problem = this.check();
+    const problem = this.check(true);
     if (problem) {
       this.fault(problem, nowMs);
       return false;
@@ -110,7 +111,8 @@ export class FaultState {
 
   /**
    * The machine check of F2: undefined when the workspace and the evidence directory work.
-   * `full` also tries the evidence directory while healthy (an attempt that failed asks).
+   * `full` also tries the evidence directory while healthy (before a claim, and when an attempt
+   * failed); otherwise only a degraded worker does.
    */
   check(full = false): string | undefined {
     try {

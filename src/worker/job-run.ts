@@ -274,6 +274,8 @@ export class JobRun {
       await this.commit({ type: 'heartbeat', ...this.fenced(), lease_sec: this.env.leaseSec });
     } catch (err) {
       // An I/O hiccup: the next beat retries well before the lease (3 beats per lease) lapses.
+      // A fault of the machine also stops the worker claiming more (faults.ts, F2).
+      if (machineFaultCode(err, this.env.machine?.ownPaths)) this.env.machine?.fault(describeFault(err));
       this.env.log(`${this.jobId}#${this.attempt}: heartbeat failed: ${(err as Error).message}`);
     }
   }

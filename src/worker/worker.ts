@@ -21,6 +21,7 @@ import type { ExecplaneError } from '../errors.js';
 import { ClockSkewError, LedgerCorruptError, LedgerReplacedError } from '../errors.js';
 import { describeFault, FaultState, machineFaultCode } from './faults.js';
 import { assertHomeOutsideWorkspace, planePaths, type PlanePaths } from '../ledger/paths.js';
+import { MAX_CLOCK_SKEW_MS } from '../ledger/store.js';
 import { EXIT_KILL_SWITCH, killSwitchState } from '../ops/kill-switch.js';
 import { Plane, type StoredJob } from '../plane.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
@@ -130,7 +131,15 @@ export class Worker {
       // A worker is a writer: before anything, the lines before its checkpoint are shown intact
       // (S9) and its clock agrees with the machine's (S8).
       this.plane.store.checkPrefix();
-      this.plane.store.checkClock();
+      const ahead = this.plane.state.head.tsMs - this.plane.store.checkClock();
+      // The ledger's time never goes back (S8): a ledger ahead of the machine (its clock stepped
+      // back, or a writer's clock was wrong before S8 stopped such writers) holds time until the
+      // clock reaches it. Nothing to refuse, but the operator must hear of it.
+      if (ahead > MAX_CLOCK_SKEW_MS)
+        this.options.log?.(
+          `warning: the ledger's time is ${Math.round(ahead / 1000)} s ahead of the machine's clock; ` +
+            'lapsed leases, backoffs and reaping wait until the clock reaches it (docs/operations.md, "Time")',
+        );
     } catch (err) {
       this.plane.close();
       if (
@@ -155,9 +164,10 @@ export class Worker {
           await this.settle();
           return { code: EXIT_KILL_SWITCH, reason: 'kill_switch', message: 'the kill switch is on' };
         }
-        this.plane.refresh();
-        for (const run of this.runs.values()) run.noticeLedger(this.plane.state);
         try {
+          // A read the disk fails (EIO) degrades the worker like a write it fails (F2).
+          this.plane.refresh();
+          for (const run of this.runs.values()) run.noticeLedger(this.plane.state);
           this.checkClockNow(); // S8: a clock that went wrong while it ran
           if (this.hasReapWork()) await this.reapOnce();
           if (!this.stopping && !(this.options.once && this.claimedAny)) await this.claimOnce();
@@ -257,13 +267,15 @@ export class Worker {
   /** Claims what fits the free slots (one commit) and starts running each claimed job. */
   async claimOnce(): Promise<JobRun[]> {
     if (this.stopping || killSwitchState(this.paths).on) return [];
-    if (!this.faults.mayClaim(this.clock.nowMs())) return []; // degraded (F2 of faults.ts)
     let used = 0;
     for (const r of this.runs.values()) used += r.slots;
     const free = this.slots - used;
     const maxJobs = this.options.once ? 1 : free;
     const canRun = this.options.canRun;
     if (pickClaims(this.plane.state, this.clock.nowMs(), free, maxJobs, canRun).length === 0) return [];
+    // With work to claim, the machine is checked first (F2 of faults.ts): a fault already there
+    // (a full disk, an unwritable evidence/) starts no attempt, so it costs no job an attempt.
+    if (!this.faults.mayClaim(this.clock.nowMs())) return [];
     const claims = await this.plane.claimNext({
       worker_id: this.workerId,
       worker_slots: this.slots,

@@ -1,5 +1,5 @@
 import type { Command as Program } from 'commander';
-import { UsageError } from '../../errors.js';
+import { isExecplaneError, UsageError } from '../../errors.js';
 import { fromCheckpointOption, homeOption, jsonOption, ledgerOption, parsePositiveInt } from '../options.js';
 import { openForRead } from '../open.js';
 import { printLines, warn } from '../output.js';
@@ -51,8 +51,9 @@ checkpoint.json is refreshed afterwards when 10,000 or more lines were folded pa
           try {
             plane.maybeCheckpoint();
           } catch (err) {
+            // Only a fault of the filesystem (an errno code); a damaged checkpoint still stops it.
             const code = (err as NodeJS.ErrnoException).code;
-            if (!code) throw err;
+            if (!code || isExecplaneError(err)) throw err;
             warn(`checkpoint.json not refreshed (${code}); the replay itself is complete`);
           }
         }
