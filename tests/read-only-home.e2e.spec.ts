@@ -304,7 +304,7 @@ describe('a --home that is not a directory (F13)', () => {
         r,
         home === file
           ? /is not a directory; a home is a directory/
-          : /ENOTDIR: .*: not a directory; check the path/,
+          : /a part of the path is not a directory \(ENOTDIR\); a home is a directory/,
       );
     }
     const env = await execplane(['enqueue', '--file', specFile], { env: { EXECPLANE_HOME: file } });

@@ -13,7 +13,18 @@ export const homeOption = () =>
       // An empty value (EXECPLANE_HOME="") would make the current directory the home.
       if (value.trim() === '') throw new InvalidArgumentError('must not be empty');
       // A home that exists must be a directory (one that does not yet is made when first written).
-      const stat = statSync(value, { throwIfNoEntry: false });
+      // (statSync's throwIfNoEntry also hides ENOTDIR on Node ≥ 22 but not on 20: caught by code.)
+      let stat: ReturnType<typeof statSync> | undefined;
+      try {
+        stat = statSync(value);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOTDIR')
+          throw new InvalidArgumentError(
+            `${value}: a part of the path is not a directory (ENOTDIR); a home is a directory`,
+          );
+        if (code !== 'ENOENT') throw err;
+      }
       if (stat && !stat.isDirectory())
         throw new InvalidArgumentError(`${value} exists and is not a directory; a home is a directory`);
       return value;
