@@ -12,9 +12,10 @@
  * F2. A worker that meets a machine fault, or finds its workspace gone, is degraded: it claims
  *     nothing, backs off (1 s, doubling to 60 s), and before each claim checks the machine again
  *     — the workspace is a directory, a file can be written and removed in the evidence
- *     directory. A healthy worker makes the same check before each claim it would make, so a
- *     fault already there starts no attempt (and spends none of a job's max_attempts). When that passes it says so and claims again. A commit that fails on a machine
- *     fault does the same instead of ending the worker.
+ *     directory. When that passes it says so and claims again. A healthy worker makes the same
+ *     check before each claim it would make, so a fault already there starts no attempt (and
+ *     spends none of a job's max_attempts). A commit that fails on a machine fault degrades the
+ *     worker too, instead of ending it.
  */
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
