@@ -67,6 +67,10 @@ async function auditClean(home: string): Promise<void> {
   expect(r.exitCode, r.stdout + r.stderr).toBe(0);
 }
 
+/** Waits until the job sleeping `marker` seconds has its process running on the host. */
+const untilRunning = (marker: string) =>
+  waitUntil('the job runs', () => hostProcessesWith(`sleep\0${marker}`).length > 0);
+
 async function waitUntil(what: string, ok: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!ok()) {
@@ -123,7 +127,7 @@ describe('identity before every append (S7 of src/ledger/store.ts)', () => {
     const marker = uniqueSleep();
     await enqueue(p.home, [sleepSpec(marker)]);
     const a = work(p, ['--lease-sec', '2', '--worker-id', 'wa']);
-    await waitUntil('the job runs', () => hostProcessesWith(`sleep\0${marker}`).length > 0);
+    await untilRunning(marker);
     rmSync(p.ledger);
     const ra = await a;
     expect(ra.exitCode).toBe(1);
@@ -150,7 +154,7 @@ describe('identity before every append (S7 of src/ledger/store.ts)', () => {
     const idle = work(p, ['--lease-sec', '2', '--worker-id', 'wi']);
     // Both hold the ledger open before it is replaced (one started later simply reads the restored one).
     await Promise.all([untilOutput(a, /ready: wa/), untilOutput(idle, /ready: wi/)]);
-    await waitUntil('the job runs', () => hostProcessesWith(`sleep\0${marker}`).length > 0);
+    await untilRunning(marker);
     renameSync(backup, p.ledger); // the documented restore, without stopping the workers first
     const [ra, ri] = await Promise.all([a, idle]);
     for (const r of [ra, ri]) {
@@ -449,7 +453,7 @@ describe('a machine fault is the worker’s, not the job’s (src/worker/faults.
           '--retry-backoff-sec',
           '0.05',
         ]);
-        await waitUntil('the job runs', () => hostProcessesWith(`sleep\0${marker}`).length > 0);
+        await untilRunning(marker);
         const filler = fill(mnt); // the attempt's output and its fail must meet the full disk
         await untilOutput(w, /degraded: /);
         rmSync(filler);
@@ -490,7 +494,7 @@ describe('one bad clock cannot stop the plane (S8 of src/ledger/store.ts)', () =
     const marker = uniqueSleep();
     await enqueue(p.home, [sleepSpec(marker)]);
     const w = work(p, ['--lease-sec', '60', '--max-idle-sec', '1']);
-    await waitUntil('the job runs', () => hostProcessesWith(`sleep\0${marker}`).length > 0);
+    await untilRunning(marker);
     const before = readFileSync(p.ledger);
     for (const offset of [3_600_000, -3_600_000]) {
       const r = await skewed(offset, ['reap', '--home', p.home, '--json']);

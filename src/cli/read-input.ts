@@ -22,7 +22,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { createScanner } from 'jsonc-parser';
 import { UsageError } from '../errors.js';
 import { enqueueLineBytes, MAX_LINE_BYTES } from '../ledger/line.js';
-import { MAX_SPEC_DEPTH } from '../schema/validate.js';
+import { MAX_SPEC_DEPTH, pointerToken as pointer } from '../schema/validate.js';
 
 /** I1: the largest input a command reads, 64 MiB (a spec is at most one 64 KiB ledger line). */
 export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
@@ -160,9 +160,6 @@ const T = {
   number: 11,
   eof: 17,
 } as const;
-
-/** A JSON Pointer token (RFC 6901), as Ajv writes them in the schema's messages. */
-const pointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**
  * I3–I5 on JSON text, token by token with a stack of its own (never recursion): `deep`, the path

@@ -404,13 +404,18 @@ export class LedgerStore {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       throw new LedgerReplacedError(this.name, `${this.ledgerPath} was deleted`);
     }
+    this.assertHeld(held, named);
+    return held;
+  }
+
+  /** S7: `named` (what the path names now) is the file `held`; LedgerReplacedError if not. */
+  private assertHeld(held: { ino: number; dev: number }, named: { ino: number; dev: number }): void {
     if (named.ino !== held.ino || named.dev !== held.dev) {
       throw new LedgerReplacedError(
         this.name,
         `${this.ledgerPath} now names another file (inode ${named.ino}, not ${held.ino}): it was replaced, or its directory re-pointed`,
       );
     }
-    return held;
   }
 
   private dropEnded(): void {
@@ -483,13 +488,11 @@ export class LedgerStore {
       const fd = openRegular(this.ledgerPath, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);
       if (this.readFd !== undefined) {
         // S7: the file folded so far must be the one written to, not whatever the path names now.
-        const [held, opened] = [fstatSync(this.readFd), fstatSync(fd)];
-        if (held.ino !== opened.ino || held.dev !== opened.dev) {
+        try {
+          this.assertHeld(fstatSync(this.readFd), fstatSync(fd));
+        } catch (err) {
           closeSync(fd);
-          throw new LedgerReplacedError(
-            this.name,
-            `${this.ledgerPath} now names another file (inode ${opened.ino}, not ${held.ino}): it was replaced, or its directory re-pointed`,
-          );
+          throw err;
         }
       }
       this.writeFd = fd;

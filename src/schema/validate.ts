@@ -57,6 +57,9 @@ export function describeSchemaErrors(errors: readonly ErrorObject[] | null | und
  */
 export const MAX_SPEC_DEPTH = 32;
 
+/** A key as a JSON Pointer token (RFC 6901), as Ajv writes paths in the schema's messages. */
+export const pointerToken = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
 /**
  * The JSON path of the first container (in document order) nested more than `max` levels deep
  * (the value itself is level 1), or undefined. Iterative, for any depth; a path is built only for
@@ -80,7 +83,7 @@ export function tooDeep(value: unknown, max: number): string | undefined {
       return keys.length
         ? keys
             .reverse()
-            .map((k) => `/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`)
+            .map((k) => `/${pointerToken(k)}`)
             .join('')
         : '/';
     }
