@@ -57,3 +57,23 @@ if (codes.some((c) => c !== 0)) {
 }
 await step(['replay', '--home', home]);
 await step(['audit', '--home', home, '--evidence']);
+
+// The agent job's timeline: the offline stub model (docs/model-lane.md) asked for tools, and each
+// call is a tool_call event appended before the tool ran.
+const replayed = spawnSync(process.execPath, ['bin/execplane.js', 'replay', '--home', home, '--json'], {
+  cwd: root,
+  encoding: 'utf8',
+  maxBuffer: 64 * 1024 * 1024,
+});
+const jobs = Object.entries(JSON.parse(replayed.stdout).jobs);
+const [agentId, agent] = jobs.find(([, job]) => job.job_type === 'agent_task') ?? [];
+if (!agentId) {
+  process.stderr.write('demo: no agent_task in the ledger\n');
+  process.exit(1);
+}
+await step(['show', '--home', home, agentId]);
+process.stdout.write(
+  `\nthe model (${agent.result.model}, ${agent.result.model_mode}) made ${agent.result.tool_calls} tool call(s) ` +
+    `in ${agent.result.turns} turn(s) and answered:\n  ${agent.result.answer}\n` +
+    `(every turn and call: ${join(home, 'evidence', agentId, agent.result.transcript)})\n`,
+);

@@ -11,7 +11,9 @@
  *                          the current attempt, at a ts_utc no later than the lease expiry.
  *   3. Expiry is an event — expire only at/after the lease expiry, for the lease on record.
  *   4. Budgets           — tool_call count ≤ max_tool_calls; usage.output_bytes ≤ max_output_bytes;
- *                          start → complete/fail ≤ max_wall_time_sec + WALL_TIME_GRACE_MS.
+ *                          start → complete/fail ≤ max_wall_time_sec + WALL_TIME_GRACE_MS; a job
+ *                          completes only within max_model_tokens (a fail may report the turn
+ *                          that went past it: tokens are known only once the server has spent them).
  *   5. Policy            — a tool_call needs allow_subprocess / allow_network for what it uses,
  *                          and a model-requested tool must be in allowed_tools.
  *   6. Slots             — at claim, the worker's live leased slots + this job's slots ≤ worker_slots.
@@ -137,6 +139,15 @@ export const guardRules = {
     check: (c, e) => (usageOf(e)?.output_bytes ?? Infinity) <= c.budgets.max_output_bytes,
     explain: (c, e) =>
       `usage.output_bytes ${usageOf(e)?.output_bytes} exceeds max_output_bytes ${c.budgets.max_output_bytes}`,
+  },
+  modelTokensWithinBudget: {
+    code: 'E_BUDGET_MODEL_TOKENS',
+    check: (c, e) =>
+      e.ev.event !== 'complete' ||
+      c.budgets.max_model_tokens === undefined ||
+      (e.ev.usage.model_tokens ?? 0) <= c.budgets.max_model_tokens,
+    explain: (c, e) =>
+      `usage.model_tokens ${usageOf(e)?.model_tokens} exceeds max_model_tokens ${c.budgets.max_model_tokens}`,
   },
   wallTimeWithinBudget: {
     code: 'E_BUDGET_WALL_TIME',

@@ -54,7 +54,13 @@ export const checkAll = (
 
 // The rules of the worker's fenced events, and of the reaper's expire (job.guards.ts).
 const fenced = ['isLeaseHolder', 'isCurrentAttempt', 'leaseLive'] as const;
-const finish = [...fenced, 'usageMatchesToolCalls', 'outputWithinBudget', 'wallTimeWithinBudget'] as const;
+const finish = [
+  ...fenced,
+  'usageMatchesToolCalls',
+  'outputWithinBudget',
+  'modelTokensWithinBudget',
+  'wallTimeWithinBudget',
+] as const;
 const lapsed = ['isCurrentAttempt', 'isLeaseHolder', 'isRecordedLease', 'leaseLapsed'] as const;
 
 /**

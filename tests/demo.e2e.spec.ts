@@ -21,6 +21,11 @@ test('the demo drains the sample jobs through real workers and its ledger audits
   expect(demo.exitCode, demo.stderr).toBe(0);
   expect(demo.stdout).toMatch(/jobs {10}4 \(complete 4\)/);
   expect(demo.stdout).toContain(`the plane's home is ${home}`);
+  // The agent job's tool calls, as `show` prints them: the offline model listed, then read.
+  expect(demo.stdout).toMatch(
+    /tool_call → running .* list_files \(model\)\n.*tool_call → running .* read_file \(model\)/,
+  );
+  expect(demo.stdout).toMatch(/the model \(stub, stub\) made 2 tool call\(s\) in 3 turn\(s\)/);
   const audit = await cli(['audit', '--home', home, '--evidence', '--json']);
   expect(audit.exitCode, audit.stdout).toBe(0);
   expect(JSON.parse(audit.stdout)).toMatchObject({ ok: true, findings: [] });

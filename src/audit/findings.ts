@@ -30,6 +30,10 @@ export const FINDING_CODES = {
   E_AUDIT_INV3_LEASE_MISMATCH: { invariant: 3, gist: 'an expire of a lease that is not on record' },
   E_AUDIT_INV4_TOOL_CALLS: { invariant: 4, gist: 'more tool_call events than max_tool_calls' },
   E_AUDIT_INV4_OUTPUT: { invariant: 4, gist: 'usage.output_bytes above max_output_bytes' },
+  E_AUDIT_INV4_MODEL_TOKENS: {
+    invariant: 4,
+    gist: 'a complete with usage.model_tokens above max_model_tokens',
+  },
   E_AUDIT_INV4_WALL_TIME: { invariant: 4, gist: 'start → complete/fail longer than the wall-time budget' },
   E_AUDIT_INV4_USAGE_MISMATCH: { invariant: 4, gist: 'usage.tool_calls differs from the tool_call events' },
   E_AUDIT_INV5_POLICY: { invariant: 5, gist: 'a tool_call the job’s tool_policy does not allow' },

@@ -14,7 +14,8 @@
  *                       after that expiry.
  *   4. Budgets        — tool_call events of an attempt ≤ max_tool_calls; usage.tool_calls equals
  *                       them; usage.output_bytes ≤ max_output_bytes; start → complete/fail ≤
- *                       max_wall_time_sec + AUDIT_WALL_TIME_GRACE_MS.
+ *                       max_wall_time_sec + AUDIT_WALL_TIME_GRACE_MS; a complete reports
+ *                       usage.model_tokens ≤ max_model_tokens.
  *   5. Policy         — subprocess needs allow_subprocess, network needs allow_network, and a
  *                       model-requested tool must be in allowed_tools.
  *   6. Slots          — at a claim, the slots of the jobs the worker holds live leases on (live up
@@ -186,6 +187,12 @@ export class InvariantCheck {
             flag(
               'E_AUDIT_INV4_OUTPUT',
               `usage.output_bytes ${usage.output_bytes} exceeds max_output_bytes ${job.budgets.max_output_bytes}.`,
+            );
+          const maxTokens = job.budgets.max_model_tokens;
+          if (ev.event === 'complete' && maxTokens !== undefined && (usage.model_tokens ?? 0) > maxTokens)
+            flag(
+              'E_AUDIT_INV4_MODEL_TOKENS',
+              `job completed with usage.model_tokens ${usage.model_tokens}, over max_model_tokens ${maxTokens}.`,
             );
           if (usage.tool_calls !== job.toolCalls)
             flag(

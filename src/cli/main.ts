@@ -7,6 +7,7 @@ import * as audit from './commands/audit.js';
 import * as cancel from './commands/cancel.js';
 import * as enqueue from './commands/enqueue.js';
 import * as head from './commands/head.js';
+import * as models from './commands/models.js';
 import * as importLegacy from './commands/import-legacy.js';
 import * as killSwitch from './commands/kill-switch.js';
 import * as machine from './commands/machine.js';
@@ -17,7 +18,20 @@ import * as work from './commands/work.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE, installStdoutGuard, reportError } from './output.js';
 
-const COMMANDS = [enqueue, replay, show, cancel, work, reap, killSwitch, audit, head, importLegacy, machine];
+const COMMANDS = [
+  enqueue,
+  replay,
+  show,
+  cancel,
+  work,
+  reap,
+  killSwitch,
+  audit,
+  head,
+  importLegacy,
+  machine,
+  models,
+];
 
 export function buildProgram(): Command {
   const program = new Command('execplane')

@@ -38,11 +38,33 @@ export function loadPlaneConfig(home: string): LoadedPlaneConfig {
     );
   }
   const problems = configSchemaProblems(value);
+  if (!problems.length) problems.push(...modelProblems(value as PlaneConfig));
   if (problems.length) {
     throw new UsageError(
       'E_CONFIG',
-      `${path}: ${problems.join('; ')} (see schemas/config.schema.json and docs/sandbox.md)`,
+      `${path}: ${problems.join('; ')} (see schemas/config.schema.json, docs/sandbox.md and docs/model-lane.md)`,
     );
   }
   return { config: value as PlaneConfig, path };
+}
+
+/**
+ * What the schema cannot say about `models` (docs/model-lane.md): names are unique, `stub` is the
+ * built-in offline model's, and default_model names one that exists.
+ */
+export function modelProblems(config: PlaneConfig): string[] {
+  const out: string[] = [];
+  const names = (config.models ?? []).map((m) => m.name);
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (name === 'stub') out.push('models: "stub" is the built-in offline model; give yours another name');
+    else if (seen.has(name)) out.push(`models: the name ${JSON.stringify(name)} is used twice`);
+    seen.add(name);
+  }
+  const def = config.default_model;
+  if (def !== undefined && def !== 'stub' && !seen.has(def))
+    out.push(
+      `default_model ${JSON.stringify(def)} names no model in models (known: stub${names.map((n) => `, ${n}`).join('')})`,
+    );
+  return out;
 }

@@ -58,9 +58,14 @@ export function demoSpecs(): JobSpec[] {
     },
     {
       job_type: 'agent_task',
-      budgets: budgets({ max_tool_calls: 4, max_concurrency_slots: 2 }),
-      tool_policy: { allow_network: false, allow_subprocess: false, allowed_tools: ['read_file'] },
-      payload: { prompt: 'Summarise what the ledger guarantees in two sentences.', max_turns: 2 },
+      budgets: budgets({ max_tool_calls: 4, max_concurrency_slots: 2, max_model_tokens: 50_000 }),
+      tool_policy: {
+        allow_network: false,
+        allow_subprocess: false,
+        allowed_tools: ['list_files', 'read_file', 'search_workspace'],
+      },
+      // The offline `stub` model (docs/model-lane.md) lists the workspace, reads its README, answers.
+      payload: { prompt: 'Summarise what the ledger guarantees in two sentences.', max_turns: 4 },
       meta: { source: 'demo' },
     },
   ];

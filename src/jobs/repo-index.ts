@@ -19,8 +19,8 @@ import { openInWorkspace, PathRejectedError, readPrefix } from '../sandbox/paths
 import type { Sandbox } from '../sandbox/sandbox.js';
 import { JobError } from '../worker/errors.js';
 import type { JobHandler } from '../worker/types.js';
-import { matchGlobs } from './glob-match.js';
-import { listWorkspaceFiles } from './workspace-files.js';
+import { matchGlobs } from '../sandbox/glob-match.js';
+import { listWorkspaceFiles } from '../sandbox/workspace-files.js';
 
 const SNIPPET_CHARS = 160;
 

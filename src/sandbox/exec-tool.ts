@@ -6,7 +6,7 @@
  *      operator gave it up, without it (sandbox.ts, S1);
  *   3. a `tool_call` event (tool `exec`, args = the argv, needs subprocess [+ network]) appended
  *      BEFORE the program starts; the plane refuses it past max_tool_calls or without
- *      allow_subprocess;
+ *      allow_subprocess (a caller's `announce`, when given, appends its own event here instead);
  *   4. the run (exec.ts), under the job's resource limits (limits.ts), with stdout/stderr counted
  *      against max_output_bytes;
  *   5. evidence: call-NN.json (the call, its result, the limits and any limit it hit) and
@@ -33,6 +33,13 @@ export interface ExecRequest {
   readonly timeoutSec: number;
   /** 1-based number of this call within the attempt, for evidence file names. */
   readonly index: number;
+  /**
+   * Called instead of appending the `exec` tool_call (step 3), at the same point: after every
+   * check, before anything starts. For a caller that records the call under its own name (the
+   * model's run_command, whose announce appends it). A JobError thrown before it is a refusal:
+   * nothing of the command ran.
+   */
+  readonly announce?: () => Promise<void>;
 }
 
 export interface ExecResult {
@@ -107,7 +114,13 @@ function launcherScript(limits: JobLimits, cgroup: boolean): string {
 export async function prepareLaunch(
   sandbox: Sandbox,
   mode: ProcessMode,
-  where: { readonly workspace: string; readonly cwd: string; readonly writeWorkspace: boolean },
+  where: {
+    readonly workspace: string;
+    readonly cwd: string;
+    readonly writeWorkspace: boolean;
+    /** Shown read-only for this command alone (isolation.ts SandboxRun.extraReadOnly). */
+    readonly extraReadOnly?: readonly string[];
+  },
   limits: JobLimits,
 ): Promise<Launch> {
   const launcher = (cgroup: boolean) => [
@@ -207,11 +220,13 @@ export async function execTool(
     );
   }
 
-  await ctx.toolCall({
-    tool: 'exec',
-    args: req.argv,
-    needs: allowNetwork ? ['subprocess', 'network'] : ['subprocess'],
-  });
+  if (req.announce) await req.announce();
+  else
+    await ctx.toolCall({
+      tool: 'exec',
+      args: req.argv,
+      needs: allowNetwork ? ['subprocess', 'network'] : ['subprocess'],
+    });
 
   const name = `call-${String(req.index).padStart(2, '0')}`;
   const allow = (n: number) => {

@@ -12,12 +12,11 @@
  *     end; a pipe held open by an escaped descendant is cut DRAIN_AFTER_EXIT_MS after the exit.
  *     (In a sandbox nothing escapes: the namespace ends with its command.)
  */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import type { CaptureResult, CappedCapture } from './capture.js';
 import { signalGroup, trackGroup } from './process-tree.js';
+import { readNamespaceInit, stopTree } from './tree-stop.js';
 
 export interface CommandSpec {
   /** The program's absolute path (program-lookup.ts). */
@@ -98,26 +97,14 @@ export async function runCommand(spec: CommandSpec): Promise<CommandOutcome> {
 
   // The namespace's first process, once bubblewrap has reported it (E2).
   let nsInit: number | undefined;
-  if (spec.namespaced) readInfo(child.stdio[3], (p) => (nsInit = p));
+  if (spec.namespaced) readNamespaceInit(child.stdio[3], (p) => (nsInit = p));
 
   let stopped: 'timeout' | 'abort' | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   const stop = (why: 'timeout' | 'abort') => {
     if (stopped) return;
     stopped = why;
-    if (spec.namespaced && nsInit !== undefined) {
-      for (const p of descendants(nsInit)) signalPid(p, 'SIGTERM');
-      const init = nsInit;
-      killTimer = setTimeout(() => {
-        signalPid(init, 'SIGKILL'); // the namespace's first process: the kernel kills the rest
-        signalGroup(pid, 'SIGKILL');
-      }, spec.termGraceMs);
-      return;
-    }
-    // Before bubblewrap reported its namespace, or without one: the group. (bubblewrap itself
-    // dies on SIGTERM, and --die-with-parent then kills the namespace at once.)
-    signalGroup(pid, 'SIGTERM');
-    killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), spec.termGraceMs);
+    killTimer = stopTree(pid, spec.namespaced ? nsInit : undefined, spec.termGraceMs);
   };
   const timeoutTimer = setTimeout(() => stop('timeout'), spec.timeoutMs);
   const onAbort = () => stop('abort');
@@ -156,54 +143,4 @@ export async function runCommand(spec: CommandSpec): Promise<CommandOutcome> {
     stdout: await spec.stdout.finish(),
     stderr: await spec.stderr.finish(),
   };
-}
-
-/**
- * The `child-pid` bubblewrap's `--info-fd` reports: the PID namespace's first process. The pipe
- * is read to its end (bubblewrap writes the rest of its report after the pid, and a closed pipe
- * would kill it with SIGPIPE).
- */
-function readInfo(stream: Readable | undefined, onPid: (pid: number) => void): void {
-  if (!stream) return;
-  let text = '';
-  let found = false;
-  stream.on('data', (chunk: Buffer) => {
-    if (found || text.length > 4096) return;
-    text += chunk.toString('utf8');
-    const m = /"child-pid":\s*(\d+)/.exec(text);
-    if (m) {
-      found = true;
-      onPid(Number(m[1]));
-    }
-  });
-  stream.on('error', () => undefined); // bubblewrap is gone, and so is its namespace
-}
-
-/** Every process below `pid` (its children, theirs, …), from /proc's task children lists. */
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length && out.length < 100_000) {
-    const p = queue.shift()!;
-    let kids: string;
-    try {
-      kids = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8');
-    } catch {
-      continue; // gone already
-    }
-    for (const k of kids.trim().split(/\s+/)) {
-      if (!k) continue;
-      out.push(Number(k));
-      queue.push(Number(k));
-    }
-  }
-  return out;
-}
-
-function signalPid(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // gone already
-  }
 }

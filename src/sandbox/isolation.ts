@@ -88,6 +88,12 @@ export interface SandboxRun {
   readonly scratch: string;
   /** The file descriptor bwrap reports the sandbox's first process on (`--info-fd`). */
   readonly infoFd?: number;
+  /**
+   * More directories or files shown read-only for this command alone (B3), e.g. where an MCP
+   * server is installed; absolute. Missing ones and those under the system directories (shown
+   * already, and re-binding /etc would undo its masks) are left out.
+   */
+  readonly extraReadOnly?: readonly string[];
 }
 
 const PROBE_TIMEOUT_MS = 10_000;
@@ -225,6 +231,8 @@ export function sandboxArgv(iso: Isolation, run: SandboxRun): string[] {
     run.scratch,
     '/tmp',
     ...iso.mounts,
+    // Before the workspace: a read-only path that contains it does not hide its own mode.
+    ...extraMounts(run.extraReadOnly ?? []),
     '--proc',
     '/proc',
     '--dev',
@@ -261,6 +269,17 @@ function sharedMounts(readOnlyPaths: readonly string[], masked: readonly string[
     const isDir = statSync(path, { throwIfNoEntry: false })?.isDirectory();
     if (isDir) args.push('--tmpfs', path);
     else args.push('--ro-bind', '/dev/null', path);
+  }
+  return args;
+}
+
+/** `--ro-bind p p` for each of a command's own read-only paths (SandboxRun.extraReadOnly). */
+function extraMounts(paths: readonly string[]): string[] {
+  const args: string[] = [];
+  for (const path of paths) {
+    if (!isAbsolute(path) || !existsSync(path)) continue;
+    const real = realpathSync(path);
+    if (!underSystemDir(real)) args.push('--ro-bind', real, real);
   }
   return args;
 }

@@ -56,6 +56,20 @@ export interface Sandbox {
 /** Job types whose handlers start processes (and so need the sandbox). */
 export const SPAWNING_JOB_TYPES: ReadonlySet<JobSpec['job_type']> = new Set(['test_runner_task']);
 
+/**
+ * Whether a job may start processes here: a test_runner_task, or an agent_task allowed to call a
+ * tool that does (`run_command`, or an MCP server's tool — the server is a process of the job;
+ * docs/model-lane.md) with allow_subprocess.
+ */
+export function startsProcesses(job: Pick<JobContext, 'job_type' | 'tool_policy'>): boolean {
+  if (SPAWNING_JOB_TYPES.has(job.job_type)) return true;
+  return (
+    job.job_type === 'agent_task' &&
+    job.tool_policy.allow_subprocess &&
+    job.tool_policy.allowed_tools.some((t) => t === 'run_command' || t.startsWith('mcp__'))
+  );
+}
+
 export type NetworkMode = 'host' | 'netns' | 'unenforced';
 
 /** How a job's processes run on this worker: inside the boundary, or (S1) without it. */
@@ -77,7 +91,7 @@ export function whyCannotRun(
   sandbox: Sandbox,
   job: Pick<JobContext, 'job_type' | 'tool_policy'>,
 ): string | undefined {
-  if (!SPAWNING_JOB_TYPES.has(job.job_type)) return undefined;
+  if (!startsProcesses(job)) return undefined;
   if (processModeFor(sandbox, job.tool_policy.allow_network) !== undefined) return undefined;
   if (sandbox.isolation.ok) return undefined;
   if (!sandbox.unsandboxedOk) {
@@ -113,7 +127,7 @@ export function sandboxFacts(
   sandbox: Sandbox,
   job: Pick<JobSpec, 'job_type' | 'tool_policy'>,
 ): Record<string, unknown> {
-  const spawns = SPAWNING_JOB_TYPES.has(job.job_type);
+  const spawns = startsProcesses(job);
   const mode = processModeFor(sandbox, job.tool_policy.allow_network);
   const iso = sandbox.isolation.ok ? sandbox.isolation.isolation : undefined;
   return {

@@ -109,6 +109,10 @@ export interface Budgets {
    * open files per process; default from config.json, else 4096
    */
   max_open_files?: number;
+  /**
+   * tokens (prompt + completion, as the model server reports them) an agent_task's model turns may use in one attempt; unset: no limit
+   */
+  max_model_tokens?: number;
 }
 export interface ToolPolicy {
   allow_network: boolean;
@@ -322,6 +326,10 @@ export interface Usage {
   tool_calls: number;
   output_bytes: number;
   wall_ms: number;
+  /**
+   * model tokens (prompt + completion) the attempt's model turns used, as the server reported them; agent_task only
+   */
+  model_tokens?: number;
 }
 export interface EvidenceFile {
   /**
@@ -431,13 +439,33 @@ export type ProgramName = string;
  */
 export type ProgramList = ProgramName[];
 export type EnvName = string;
+/**
+ * a model endpoint's name, e.g. local-vllm
+ */
+export type ModelName = string;
 
 /**
- * Optional plane settings in <home>/config.json. Every field is optional; see docs/sandbox.md for the defaults.
+ * Optional plane settings in <home>/config.json. Every field is optional; see docs/sandbox.md and docs/model-lane.md for the defaults.
  */
 export interface PlaneConfig {
   exec?: ExecConfig;
   sandbox?: SandboxConfig;
+  /**
+   * model endpoints agent_task jobs may use (docs/model-lane.md); the built-in offline model `stub` is always there
+   *
+   * @maxItems 64
+   */
+  models?: ModelEndpoint[];
+  /**
+   * a model endpoint's name, e.g. local-vllm
+   */
+  default_model?: string;
+  /**
+   * MCP servers whose tools agent_task jobs may call as mcp__<server>__<tool> (docs/model-lane.md)
+   */
+  mcp_servers?: {
+    [k: string]: McpServer;
+  };
 }
 /**
  * Which programs jobs may start (test_runner_task commands). allowed_programs replaces the default allowlist; extra_programs adds to it; allow_inline_code lets programs be given code in their arguments (sh -c, python3 -c, node -e, wrappers such as env CMD): true for all, or the program names it is allowed for; term_grace_ms is how long a process tree gets between SIGTERM and SIGKILL when it is stopped (default 1000).
@@ -472,4 +500,62 @@ export interface SandboxConfig {
     max_file_size_bytes?: number;
     max_open_files?: number;
   };
+}
+/**
+ * an OpenAI-compatible chat-completions server (vLLM, llama.cpp's llama-server, Ollama's /v1, …)
+ */
+export interface ModelEndpoint {
+  name: ModelName;
+  /**
+   * the API root, e.g. http://127.0.0.1:8001/v1
+   */
+  base_url: string;
+  /**
+   * the model id the server serves, sent as `model`
+   */
+  model: string;
+  /**
+   * the worker's environment variable holding the API key, read at run time and never recorded
+   */
+  api_key_env?: string;
+  /**
+   * per call (default 120)
+   */
+  timeout_sec?: number;
+  /**
+   * tries after the first for a retryable failure (default 2)
+   */
+  max_retries?: number;
+}
+/**
+ * an MCP server over stdio, started inside the job's sandbox for each attempt that may call its tools
+ */
+export interface McpServer {
+  /**
+   * the program (a bare name on PATH or an absolute path) and its arguments
+   *
+   * @minItems 1
+   * @maxItems 256
+   */
+  argv: string[];
+  /**
+   * the worker's variables the server gets besides PATH (each must be on sandbox.env_allow)
+   *
+   * @maxItems 128
+   */
+  env_allow?: EnvName[];
+  /**
+   * directories the server needs shown read-only in the sandbox (e.g. where it is installed)
+   *
+   * @maxItems 64
+   */
+  read_only_paths?: string[];
+  /**
+   * for starting and listing tools (default 20)
+   */
+  startup_timeout_sec?: number;
+  /**
+   * per tool call (default 60)
+   */
+  call_timeout_sec?: number;
 }

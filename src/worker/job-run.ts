@@ -64,6 +64,8 @@ export class JobRun {
   private finishing = false;
   private toolCalls = 0;
   private outputBytes = 0;
+  /** Model tokens the handler reported; undefined until it reports any (usage.model_tokens). */
+  private modelTokens: number | undefined;
   private readonly evidence: EvidenceFile[] = [];
 
   constructor(
@@ -199,6 +201,7 @@ export class JobRun {
       tool_calls: this.toolCalls,
       output_bytes: Math.min(this.outputBytes, this.maxOutputBytes),
       wall_ms: startedMs === null ? 0 : Math.max(0, Math.round(this.env.clock.nowMs() - startedMs)),
+      ...(this.modelTokens !== undefined ? { model_tokens: this.modelTokens } : {}),
     };
     const evidence = this.evidence.length ? { evidence: this.evidence } : {};
     if (outcome && failure === undefined) {
@@ -312,6 +315,9 @@ export class JobRun {
             ),
           );
         }
+      },
+      addModelTokens: (n) => {
+        this.modelTokens = (this.modelTokens ?? 0) + Math.max(0, Math.round(n));
       },
       remainingOutputBytes: () => Math.max(0, job.budgets.max_output_bytes - this.outputBytes),
       addEvidence: (file) => void this.evidence.push(file),

@@ -39,6 +39,11 @@ export interface JobHandlerContext {
   toolCall(call: ToolCallRequest): Promise<void>;
   /** Counts bytes against max_output_bytes; past it, aborts the job with E_BUDGET_OUTPUT. */
   addOutputBytes(n: number): void;
+  /**
+   * Counts model tokens (prompt + completion, as the server reported them) for the attempt's
+   * usage.model_tokens; a job that never calls it reports none.
+   */
+  addModelTokens(n: number): void;
   /** Output bytes still allowed before max_output_bytes. */
   remainingOutputBytes(): number;
   /** Adds a file (already written under evidenceDir, e.g. a streamed capture) to the evidence the ledger records. */

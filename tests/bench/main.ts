@@ -18,6 +18,7 @@ import { groupCommitFigure, singleAppendFigure } from './figures/append.js';
 import { drain1x1Figure, drain4x8Figure, drain4x8TableFigure } from './figures/drain.js';
 import { auditFigure, replayFigure } from './figures/fold.js';
 import { latencyFigure } from './figures/latency.js';
+import { modelLoopFigure } from './figures/model-loop.js';
 import { sandboxFigure } from './figures/sandbox.js';
 import { warmStartFigure } from './figures/warm-start.js';
 import type { Entry } from './stats.js';
@@ -34,6 +35,7 @@ const FIGURES: readonly { name: string; run: (ctx: BenchContext) => Promise<Entr
   { name: 'drain-4x8-table', run: drain4x8TableFigure },
   { name: 'latency', run: latencyFigure },
   { name: 'sandbox', run: sandboxFigure },
+  { name: 'model-loop', run: modelLoopFigure },
 ];
 
 interface Options {

@@ -69,6 +69,7 @@ interface SpecOptions {
   readonly attempts?: number;
   readonly subprocess?: boolean;
   readonly allowed?: string[];
+  readonly modelTokens?: number;
 }
 
 function spec(id: string, o: SpecOptions = {}): JobSpec {
@@ -81,6 +82,7 @@ function spec(id: string, o: SpecOptions = {}): JobSpec {
       max_tool_calls: o.tools ?? 4,
       max_output_bytes: o.output ?? 8192,
       max_concurrency_slots: o.slots ?? 1,
+      ...(o.modelTokens !== undefined ? { max_model_tokens: o.modelTokens } : {}),
     },
     tool_policy: {
       allow_network: false,
@@ -734,6 +736,15 @@ const INVALID: readonly InvalidScenario[] = [
     content: () =>
       running()
         .add(5, b.complete(J, 'w1', 1, usage(0, 9000)))
+        .text(),
+  },
+  {
+    file: 'invalid/inv4-model-tokens.jsonl',
+    about: 'a complete whose usage.model_tokens (900) exceeds max_model_tokens (500)',
+    findings: [`4 ${ILLEGAL}`, '4 E_AUDIT_INV4_MODEL_TOKENS'],
+    content: () =>
+      running({ modelTokens: 500 })
+        .add(5, b.complete(J, 'w1', 1, { ...usage(), model_tokens: 900 }))
         .text(),
   },
   {

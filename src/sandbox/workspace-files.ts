@@ -14,9 +14,9 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { newScratch, removeScratch, sandboxArgv } from '../sandbox/isolation.js';
-import { findProgram } from '../sandbox/program-lookup.js';
-import type { Sandbox } from '../sandbox/sandbox.js';
+import { newScratch, removeScratch, sandboxArgv } from './isolation.js';
+import { findProgram } from './program-lookup.js';
+import type { Sandbox } from './sandbox.js';
 
 export interface WorkspaceFiles {
   readonly source: 'git' | 'walk';
