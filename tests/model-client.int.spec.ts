@@ -391,6 +391,25 @@ describe('the API key (C4, E3)', () => {
     );
   });
 
+  test('nor a piece of it, where the quote of a long error body or bad answer would cut the key', async () => {
+    // The quote is 300 characters: a key that starts at 290 would be cut in two if it were
+    // redacted after quoting, and its first characters would stay in the message.
+    const pad = 'x'.repeat(290);
+    const server = await fake([
+      { status: 401, json: errorBody(`${pad}${KEY}`) },
+      { status: 401, raw: `${pad}${KEY}` },
+      { json: { object: 'chat.completion', choices: [], note: `${pad}${KEY}` } },
+    ]);
+    const client = openAiClient(endpointAt(server.url, { api_key_env: KEY_ENV, max_retries: 0 }), ENV);
+    const prefix = KEY.slice(0, 8);
+    for (const code of ['model_http_4xx', 'model_http_4xx', 'model_bad_response']) {
+      const err = await modelError(client.chat(ask()));
+      expect(err.code).toBe(code);
+      expect(`${err.message} ${JSON.stringify(err.tries)}`).not.toContain(prefix);
+    }
+    expect(server.requests).toHaveLength(3);
+  });
+
   test("the SDK takes nothing from the worker's environment: OPENAI_* keys, org and project are not sent", async () => {
     const names = ['OPENAI_API_KEY', 'OPENAI_ADMIN_KEY', 'OPENAI_ORG_ID', 'OPENAI_PROJECT_ID'] as const;
     const saved = names.map((n) => process.env[n]);

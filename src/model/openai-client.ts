@@ -139,6 +139,8 @@ export function openAiClient(
           outcome = { ok: true, data };
         } catch (err) {
           signal.throwIfAborted(); // C2
+          // C4: the key out of the body before it is quoted (a cut could leave part of it).
+          if (seen.errorBody) seen.errorBody = seen.errorBody.then(redact.text);
           outcome = { ok: false, failure: await classify(err, timedOut, seen, errors, timeoutMs) };
         } finally {
           clearTimeout(timer);
@@ -147,7 +149,7 @@ export function openAiClient(
         const duration_ms = Math.round(performance.now() - started);
 
         if (outcome.ok) {
-          const parsed = parseCompletion(outcome.data, () => `call_${++synthesized}`);
+          const parsed = parseCompletion(redact.deep(outcome.data), () => `call_${++synthesized}`);
           if (typeof parsed !== 'string') {
             tries.push({
               try: n,
