@@ -252,4 +252,26 @@ describe('agent_task (offline stub model)', () => {
     }
     expect(answers[0]).toBe(answers[1]);
   });
+
+  test('with tools allowed the stub lists and reads; each turn in the transcript shows the messages it was sent', async () => {
+    const p = freshPlane(tmp());
+    writeFileSync(join(p.workspace, 'notes.txt'), 'the lease is fenced\n');
+    const spec = agentSpec({ tool_policy: { allowed_tools: ['list_files', 'read_file'] } });
+    const run = await runJobViaCli(p, { ...spec, payload: { ...spec.payload, max_turns: 4 } });
+    expect(run.end.event, run.workStderr).toBe('complete');
+    expect(run.events.filter((e) => e.event === 'tool_call').map((e) => e.tool)).toEqual([
+      'list_files',
+      'read_file',
+    ]);
+    const transcript = evidenceJson<{ turns: { request: { messages: { role: string }[] } }[] }>(
+      run,
+      'attempt-1/transcript.json',
+    );
+    // user; + assistant call + tool result; + another pair: a copy per turn, not the final list.
+    expect(transcript.turns.map((t) => t.request.messages.map((m) => m.role))).toEqual([
+      ['user'],
+      ['user', 'assistant', 'tool'],
+      ['user', 'assistant', 'tool', 'assistant', 'tool'],
+    ]);
+  });
 });

@@ -250,8 +250,45 @@ describe('agent_task over an OpenAI-compatible server', () => {
       expect((run.end as FailEvent).error.code).toBe(c.code);
       expect(run.events.filter((e) => e.event === 'tool_call')).toHaveLength(c.calls);
     }
+    // The token budget is the attempt's: no request asks the server for it as max_tokens (a cap
+    // past a server's context or output limit is a 400 on the first turn).
+    const chats = server.requests.filter((r) => r.path === '/v1/chat/completions');
+    expect(chats.length).toBeGreaterThan(0);
+    expect(chats.filter((r) => 'max_tokens' in (r.body as object))).toEqual([]);
     const audit = await cli(['audit', '--home', p.home, '--evidence']);
     expect(audit.exitCode, audit.stdout + audit.stderr).toBe(0);
+  });
+
+  test('a call that ends the attempt (the wall time, mid-command) is in the transcript beside its tool_call', async () => {
+    server = await startFakeOpenAi([
+      { json: completion({ tool_calls: [call('run_command', { argv: ['sleep', '30'] })] }) },
+    ]);
+    const p = await planeWithModel();
+    const spec = agentSpec(['run_command']);
+    const run = await runJobViaCli(
+      p,
+      {
+        ...spec,
+        budgets: { ...spec.budgets, max_wall_time_sec: 2 },
+        tool_policy: { ...spec.tool_policy, allow_subprocess: true },
+      },
+      { env: { EXECPLANE_TEST_KEY: KEY } },
+    );
+    expect(run.end.event, run.workStderr).toBe('fail');
+    expect((run.end as FailEvent).error.code).toBe('E_BUDGET_WALL_TIME');
+    const [event] = run.events.filter((e): e is ToolCallEvent => e.event === 'tool_call');
+    const transcript = evidenceJson<{
+      calls: { name: string; decision: string; ok: boolean; code: string; args_sha256: string }[];
+    }>(run, 'attempt-1/transcript.json');
+    expect(transcript.calls).toEqual([
+      expect.objectContaining({
+        name: 'run_command',
+        decision: 'ran',
+        ok: false,
+        code: 'E_BUDGET_WALL_TIME',
+        args_sha256: event!.args_sha256,
+      }),
+    ]);
   });
 
   test('a model that cannot answer fails the job with a code; the worker lives on', async () => {

@@ -212,6 +212,11 @@ describe('the tools as the model sees them', () => {
     expect(check('run_command')({ argv: ['true'], timeout_sec: 601 })).toMatch(/timeout_sec/);
     expect(check('write_file')({ path: 'a', content: 'x', mode: 'append' })).toMatch(/mode/);
     expect(check('write_file')({ path: 'a', content: 'x'.repeat(1024 * 1024 + 1) })).toMatch(/content/);
+    // A worker compiles each distinct schema once, however many jobs (and MCP sessions, whose
+    // schemas arrive as new objects) use it: Ajv keeps what it compiles.
+    const schema = tools.find((t) => t.name === 'read_file')!.parameters;
+    expect(argsValidator(JSON.parse(JSON.stringify(schema)) as typeof schema)).toBe(check('read_file'));
+    expect(argsValidator({ ...schema, required: ['path', 'offset'] })).not.toBe(check('read_file'));
   });
 });
 
@@ -409,6 +414,31 @@ describe('every result fits what the loop sends the model whole', () => {
 });
 
 describe('write_file', () => {
+  test("a machine fault (or the ledger's) is not turned into a tool error: it ends the attempt for the worker to classify", async () => {
+    // What a full disk looks like to the tool: an errno error with a syscall, thrown by the
+    // announce (the ledger append) or the write itself. A refusal would let the job go on.
+    const enospc = () =>
+      Object.assign(new Error('ENOSPC: no space left on device, write'), {
+        code: 'ENOSPC',
+        syscall: 'write',
+      });
+    let thrown: unknown;
+    await expect(
+      runTools({}, async (invoke, l) => {
+        try {
+          await invoke('write_file', { path: 'full.txt', content: 'x' }, () => {
+            throw enospc();
+          });
+        } catch (err) {
+          thrown = err;
+          expect(existsSync(join(l.ws, 'full.txt'))).toBe(false);
+          throw err;
+        }
+      }),
+    ).rejects.toThrow(/ENOSPC/);
+    expect((thrown as NodeJS.ErrnoException).code).toBe('ENOSPC');
+  });
+
   test('creates a file and its directories after the tool_call is in the ledger; create refuses an existing file', async () => {
     const seen: { events: number; present: boolean }[] = [];
     const run = await runTools({}, async (invoke, l) => {

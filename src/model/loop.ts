@@ -177,7 +177,30 @@ export async function runAgentLoop(o: AgentLoopOptions, transcript: AgentTranscr
               announced = true;
             },
           };
-          result = await gate.tool.run(gate.args, scope);
+          try {
+            result = await gate.tool.run(gate.args, scope);
+          } catch (err) {
+            // M3: a call that ends the attempt (a lost lease, the wall time, a machine fault) is
+            // in the transcript too, beside its tool_call event when it had one.
+            transcript.calls.push({
+              turn,
+              id: call.id,
+              name: call.function.name,
+              arguments: call.function.arguments,
+              args_sha256,
+              decision: announced ? 'ran' : 'refused',
+              ok: false,
+              code:
+                (err as { code?: unknown }).code === undefined
+                  ? 'E_HANDLER'
+                  : String((err as { code?: unknown }).code),
+              result: '',
+              result_bytes: 0,
+              result_truncated: false,
+              duration_ms: Math.max(0, Math.round(ctx.clock.nowMs() - started)),
+            });
+            throw err;
+          }
           if (announced) ran += 1;
           else refused += 1;
           record = {
@@ -237,15 +260,11 @@ async function modelTurn(
   turn: number,
 ): Promise<ModelTurn> {
   const started = ctx.clock.nowMs();
-  const max = ctx.job.budgets.max_model_tokens;
-  const left = max === undefined ? undefined : max - transcript.model_tokens;
   try {
-    const reply = await client.chat({
-      messages,
-      tools,
-      signal: ctx.signal,
-      ...(left !== undefined ? { maxTokens: left } : {}),
-    });
+    // No max_tokens from the budget: max_model_tokens is the attempt's, and a cap above what the
+    // server allows (prompt + max_tokens past vLLM's context, a hosted model's output limit) is a
+    // 400. The budget is spent after each turn (M4) and ends the attempt there.
+    const reply = await client.chat({ messages, tools, signal: ctx.signal });
     transcript.turns.push({
       turn,
       duration_ms: Math.max(0, Math.round(ctx.clock.nowMs() - started)),

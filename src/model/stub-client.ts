@@ -75,7 +75,7 @@ function stubTurn(request: ModelRequest): ModelTurn {
     finish_reason,
     usage,
     tries: [{ try: 1, duration_ms: 0, outcome: 'ok' }],
-    request: { model: STUB_MODEL_ID, messages, tools: request.tools },
+    request: { model: STUB_MODEL_ID, messages: [...messages], tools: request.tools },
     response: { model: STUB_MODEL_ID, choices: [{ index: 0, message, finish_reason }], usage },
   };
 }

@@ -7,6 +7,7 @@
  * to code; docs/model-lane.md, "MCP servers").
  */
 import { createRequire } from 'node:module';
+import { canonicalJson } from '../canonical.js';
 import type * as Ajv2020Module from 'ajv/dist/2020.js';
 import type { Ajv2020 as Ajv2020Class } from 'ajv/dist/2020.js';
 
@@ -16,7 +17,30 @@ let ajv: Ajv2020Class | undefined;
 /** A check of one tool's arguments: undefined when they pass, else one line saying what is wrong. */
 export type ArgsCheck = (args: unknown) => string | undefined;
 
+/**
+ * Checks by the schema's canonical JSON: a long-running worker compiles each distinct schema
+ * once (Ajv keeps every schema it compiled; recompiling per job grew the heap without bound).
+ * Past MAX_CACHED distinct schemas (MCP servers whose schemas keep changing) Ajv and the cache
+ * start afresh.
+ */
+const cache = new Map<string, ArgsCheck>();
+const MAX_CACHED = 512;
+
 export function argsValidator(schema: Readonly<Record<string, unknown>>): ArgsCheck {
+  const key = canonicalJson(schema);
+  let check = cache.get(key);
+  if (!check) {
+    if (cache.size >= MAX_CACHED) {
+      cache.clear();
+      ajv = undefined;
+    }
+    check = compileCheck(schema);
+    cache.set(key, check);
+  }
+  return check;
+}
+
+function compileCheck(schema: Readonly<Record<string, unknown>>): ArgsCheck {
   if (!ajv) {
     const { Ajv2020 } = require('ajv/dist/2020.js') as typeof Ajv2020Module;
     // strict off: MCP servers' schemas carry keywords of other drafts and annotations of their own.

@@ -9,9 +9,12 @@
  * The call is announced after those checks and before the first directory or byte is written
  * (W4). A rejection found only while writing (a symlink swapped in) comes back as ok false after
  * announcing — the call is in the ledger; nothing outside the workspace was written. The bytes
- * written count as output (max_output_bytes).
+ * written count as output (max_output_bytes). A file system's refusal of this file (EACCES,
+ * EISDIR, …) is E_WRITE_FAILED to the model; a fault of the machine (ENOSPC, EROFS, EIO, …:
+ * worker/faults.ts F1) or of the announce itself ends the attempt, for the worker to judge.
  */
 import { openForWriteInWorkspace, PathRejectedError, type OpenedForWrite } from '../../sandbox/paths.js';
+import { machineFaultCode } from '../../worker/faults.js';
 import type { ModelTool } from '../types.js';
 import { pathParameter, pathRefusal, refuse, stringArg } from './shared.js';
 
@@ -69,10 +72,15 @@ export function writeFileTool(): ModelTool {
         );
       }
       let opened: OpenedForWrite;
+      let announceFailed = false;
       try {
         opened = await openForWriteInWorkspace(ctx.workspace, path, {
           mode,
-          beforeWrite: () => scope.announce(),
+          beforeWrite: () =>
+            scope.announce().catch((err: unknown) => {
+              announceFailed = true;
+              throw err;
+            }),
         });
         try {
           await opened.handle.writeFile(bytes);
@@ -81,8 +89,11 @@ export function writeFileTool(): ModelTool {
         }
       } catch (err) {
         if (err instanceof PathRejectedError) return pathRefusal(err);
+        // The ledger's refusal (budget, policy, lease) or fault, and a fault of the machine
+        // (ENOSPC, EROFS, EIO, …: worker/faults.ts F1), end the attempt for the worker to judge.
+        if (announceFailed || machineFaultCode(err)) throw err;
         const fsError = err as NodeJS.ErrnoException;
-        // The file system refused (EACCES, EROFS, ENOSPC, …): not the job's fault, nor a reason to end it.
+        // The file system refused this file (EACCES, EISDIR, …): the model may write elsewhere.
         if (typeof fsError.code === 'string' && typeof fsError.syscall === 'string') {
           return refuse(
             'E_WRITE_FAILED',
