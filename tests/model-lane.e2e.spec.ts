@@ -291,6 +291,34 @@ describe('agent_task over an OpenAI-compatible server', () => {
     ]);
   });
 
+  test('a key the model reads from the workspace is redacted from the transcript too', async () => {
+    server = await startFakeOpenAi([
+      { json: completion({ tool_calls: [call('read_file', { path: 'env.txt' })] }) },
+      { json: completion({ content: 'read it' }) },
+    ]);
+    const p = await planeWithModel();
+    writeFileSync(join(p.workspace, 'env.txt'), `OPENAI_API_KEY=${KEY}\n`);
+    const run = await runJobViaCli(p, agentSpec(['read_file']), { env: { EXECPLANE_TEST_KEY: KEY } });
+    expect(run.end.event, run.workStderr).toBe('complete');
+    // The model was sent the file as it is (it is the key's own server); nothing we write keeps it.
+    expect(JSON.stringify(server.requests[1]?.body)).toContain(KEY);
+    const transcript = readFileSync(join(run.evidenceDir, 'attempt-1', 'transcript.json'), 'utf8');
+    expect(transcript).toContain('OPENAI_API_KEY=[REDACTED]');
+    expect(allBytes(p.home)).not.toContain(KEY);
+  });
+
+  test('an allowed MCP server that cannot serve is named to the model up front, with its blocked_by', async () => {
+    server = await startFakeOpenAi([{ json: completion({ content: 'noted' }) }]);
+    const p = await planeWithModel();
+    const run = await runJobViaCli(p, agentSpec(['read_file', 'mcp__ghost__lookup']), {
+      env: { EXECPLANE_TEST_KEY: KEY },
+    });
+    expect(run.end.event, run.workStderr).toBe('complete');
+    const [first] = (server.requests[0]?.body as { messages: { role: string; content: string }[] }).messages;
+    expect(first?.role).toBe('system');
+    expect(first?.content).toMatch(/mcp__ghost__\* \(server ghost\): mcp_server_not_configured/);
+  });
+
   test('a model that cannot answer fails the job with a code; the worker lives on', async () => {
     const vllm400 = VLLM_TOOL_CHOICE_DISABLED;
     server = await startFakeOpenAi([

@@ -7,7 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { canonicalJson, sha256Hex } from '../src/canonical.js';
@@ -396,6 +397,33 @@ describe.skipIf(!BWRAP)('MCP servers inside the job sandbox', () => {
     expect(who.env).toEqual(['PATH']);
     expect(v.pids.length).toBeGreaterThanOrEqual(1);
     expect(v.alive).toEqual([]);
+  });
+
+  test('a read-only path that would show /, a home, the plane home or the workspace blocks the server', async () => {
+    const run = await runAgent({
+      servers: {},
+      allowed_tools: [],
+      body: async ({ ctx, sandbox }) => {
+        const open = (read_only_paths: string[]) =>
+          openMcpServers({
+            ctx,
+            sandbox,
+            servers: { wide: fixture([], { read_only_paths: [ROOT, ...read_only_paths] }) },
+            wanted: ['wide'],
+          });
+        const out = [];
+        for (const paths of [['/'], [dirname(ctx.workspace)], [dirname(ctx.evidenceDir)], [homedir()], []]) {
+          const mcp = await open(paths);
+          out.push({ problems: mcp.problems.map((q) => q.blocked_by), tools: mcp.tools.length });
+          await mcp.close();
+        }
+        return out;
+      },
+    });
+    const blocked = { problems: ['mcp_sandbox_unavailable'], tools: 0 };
+    expect(run.value.slice(0, 4)).toEqual([blocked, blocked, blocked, blocked]);
+    // The fixture's own directory alone is fine.
+    expect(run.value[4]).toEqual({ problems: [], tools: FIXTURE_TOOLS.length });
   });
 
   test('problems, never throws: not configured, no allow_subprocess, no sandbox, not installed, bad env_allow', async () => {

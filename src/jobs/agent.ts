@@ -7,10 +7,10 @@
  * whatever the outcome; the answer's bytes count as output.
  */
 import { sha256Hex } from '../canonical.js';
-import { resolveModel } from '../model/endpoints.js';
+import { apiKeyOf, resolveModel } from '../model/endpoints.js';
 import { runAgentLoop, type AgentTranscript } from '../model/loop.js';
-import { mcpServersWanted, openMcpServers, type McpSessions } from '../model/mcp.js';
-import { openAiClient } from '../model/openai-client.js';
+import { mcpServersWanted, openMcpServers, type McpProblem, type McpSessions } from '../model/mcp.js';
+import { openAiClient, redactor } from '../model/openai-client.js';
 import { stubClient } from '../model/stub-client.js';
 import { builtinTools } from '../model/tools/index.js';
 import type { ChatMessage, ModelClient, ModelFacts } from '../model/types.js';
@@ -68,6 +68,14 @@ export function agentHandler(options: AgentHandlerOptions): JobHandler {
       const wanted = mcpServersWanted(job.tool_policy.allowed_tools);
       if (wanted.length)
         mcp = await openMcpServers({ ctx, sandbox, servers: config.mcp_servers ?? {}, wanted });
+      const note = mcp ? unavailableNote(mcp.problems) : undefined;
+      if (note) {
+        // The model learns what it was promised and cannot have, without having to call it.
+        const first = messages[0];
+        if (first?.role === 'system')
+          messages[0] = { role: 'system', content: `${first.content}\n\n${note}` };
+        else messages.unshift({ role: 'system', content: note });
+      }
       const answer = await runAgentLoop(
         {
           ctx,
@@ -102,6 +110,15 @@ export function agentHandler(options: AgentHandlerOptions): JobHandler {
       await mcp?.close();
     }
 
+    function transcriptKey(): string | undefined {
+      try {
+        const r = resolveModel(config, p.model);
+        return r.kind === 'live' ? apiKeyOf(r.endpoint, sandbox.env) : undefined;
+      } catch {
+        return undefined; // no model, or no key: nothing to redact
+      }
+    }
+
     async function writeTranscript(): Promise<string> {
       if (mcp) await mcp.close(); // its facts include how each server ended
       const body = {
@@ -116,8 +133,22 @@ export function agentHandler(options: AgentHandlerOptions): JobHandler {
         ...transcript,
         mcp: mcp ? { servers: mcp.facts(), problems: mcp.problems } : null,
       };
-      const file = await ctx.writeEvidence('transcript.json', JSON.stringify(body, null, 2) + '\n');
+      // The turns' bodies are redacted by the client; a tool's result (a workspace .env read by
+      // read_file, a command's output) may hold the key too.
+      const redacted = redactor(transcriptKey()).deep(body);
+      const file = await ctx.writeEvidence('transcript.json', JSON.stringify(redacted, null, 2) + '\n');
       return file.path;
     }
   };
+}
+
+/** One system note naming each MCP server (or tool) the job allowed but cannot have, and why. */
+export function unavailableNote(problems: readonly McpProblem[]): string | undefined {
+  if (problems.length === 0) return undefined;
+  const lines = problems.map(
+    (q) =>
+      `- ${q.tool === undefined ? `mcp__${q.server}__* (server ${q.server})` : `${q.server}'s tool ${JSON.stringify(q.tool)}`}: ` +
+      `${q.blocked_by}: ${q.message.slice(0, 300)}`,
+  );
+  return ['Unavailable in this run (calls to them fail with blocked_by):', ...lines].join('\n');
 }

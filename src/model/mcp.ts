@@ -21,7 +21,8 @@
  *     abort kills them as well (spawn-piped.ts P3), whether or not close is called.
  */
 import { realpathSync } from 'node:fs';
-import { basename, dirname, isAbsolute } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   Client,
@@ -311,6 +312,15 @@ async function start(s: Session, { ctx, sandbox }: OpenMcpOptions): Promise<Tool
   s.readOnly = [
     ...new Set([...(config.read_only_paths ?? []), ...(isAbsolute(argv0) ? installDirs(program) : [])]),
   ];
+  const exposing = s.readOnly.find((path) => exposesTooMuch(path, ctx));
+  if (exposing !== undefined) {
+    return block(
+      'mcp_sandbox_unavailable',
+      `the MCP server ${s.server} would be shown ${JSON.stringify(exposing)} read-only, which is / or a home ` +
+        `directory or holds the plane's home or the workspace; install it elsewhere, or narrow ` +
+        `mcp_servers.${s.server}.read_only_paths`,
+    );
+  }
   if (ctx.signal.aborted) return [];
 
   let proc: PipedProcess;
@@ -511,6 +521,31 @@ const base64Bytes = (s: string) =>
   Math.floor((s.length * 3) / 4) - (s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0);
 
 /** An absolute program's directory, and its real one where it is a link (M3). */
+/**
+ * A read-only path the sandbox must not show (M3): `/`, a home directory (/root, /home, the
+ * worker's own), or one holding the plane's home (its ledger and every job's evidence) or the
+ * workspace (its siblings). Paths that do not exist are left out by the sandbox anyway.
+ */
+function exposesTooMuch(path: string, ctx: JobHandlerContext): boolean {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return false;
+  }
+  if (['/', '/root', '/home', homedir()].some((h) => resolve(h) === real)) return true;
+  const holds = (inner: string) => {
+    let r: string;
+    try {
+      r = realpathSync(inner);
+    } catch {
+      r = resolve(inner);
+    }
+    return r === real || r.startsWith(real.endsWith(sep) ? real : real + sep);
+  };
+  return holds(ctx.evidenceDir) || holds(ctx.workspace);
+}
+
 function installDirs(program: string): string[] {
   try {
     return [dirname(program), dirname(realpathSync(program))];

@@ -408,7 +408,8 @@ function usageOf(raw: unknown): TokenUsage | null {
 }
 
 /** C4: the key's value out of a text, or out of every string in a value (a copy when there is a key). */
-function redactor(key: string | undefined) {
+/** Replaces every occurrence of `key` in a string, or in every string (keys too) of a JSON value. */
+export function redactor(key: string | undefined) {
   const text = (s: string) => (key ? s.split(key).join('[REDACTED]') : s);
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return text(v);
