@@ -12,7 +12,8 @@
  *     answered blocked without announcing: nothing runs, so nothing is recorded.
  * M3. A server runs as a job command does (sandbox/spawn-piped.ts): the job's sandbox, network
  *     policy, limits and workspace, env = PATH + its env_allow (sandbox.ts S2), its own
- *     installation shown read-only; the SDK talks to it over our pipes (mcp-transport.ts) and
+ *     installation shown read-only (never /, a home, or a directory holding the plane's home or
+ *     the workspace: the server is then blocked); the SDK talks to it over our pipes (mcp-transport.ts) and
  *     never spawns anything itself.
  * M4. Starting (connect, tools/list) and each call have a deadline (startup_timeout_sec,
  *     call_timeout_sec). A server past one is hung: its tree is killed, and its later calls are
@@ -520,7 +521,6 @@ function describeContent(c: CallToolResult['content'][number]): string {
 const base64Bytes = (s: string) =>
   Math.floor((s.length * 3) / 4) - (s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0);
 
-/** An absolute program's directory, and its real one where it is a link (M3). */
 /**
  * A read-only path the sandbox must not show (M3): `/`, a home directory (/root, /home, the
  * worker's own), or one holding the plane's home (its ledger and every job's evidence) or the
@@ -546,6 +546,7 @@ function exposesTooMuch(path: string, ctx: JobHandlerContext): boolean {
   return holds(ctx.evidenceDir) || holds(ctx.workspace);
 }
 
+/** An absolute program's directory, and its real one where it is a link (M3). */
 function installDirs(program: string): string[] {
   try {
     return [dirname(program), dirname(realpathSync(program))];

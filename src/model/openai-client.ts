@@ -407,8 +407,10 @@ function usageOf(raw: unknown): TokenUsage | null {
   };
 }
 
-/** C4: the key's value out of a text, or out of every string in a value (a copy when there is a key). */
-/** Replaces every occurrence of `key` in a string, or in every string (keys too) of a JSON value. */
+/**
+ * C4: the key's value out of a text, or out of every string (object keys too) of a JSON value
+ * (a copy when there is a key). Also agent.ts's, for the transcript's tool results.
+ */
 export function redactor(key: string | undefined) {
   const text = (s: string) => (key ? s.split(key).join('[REDACTED]') : s);
   const walk = (v: unknown): unknown => {
