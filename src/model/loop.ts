@@ -141,19 +141,14 @@ export async function runAgentLoop(o: AgentLoopOptions, transcript: AgentTranscr
       for (const call of reply.tool_calls) {
         const started = ctx.clock.nowMs();
         const gate = admit(call, reply.finish_reason, allowed, byName, validators, o.unavailable);
+        // What the model asked for, as every record of the call starts.
+        const asked = { turn, id: call.id, name: call.function.name, arguments: call.function.arguments };
         let record: Omit<CallRecord, 'result' | 'result_bytes' | 'result_truncated' | 'duration_ms'>;
         let result: ToolResult;
         if (!gate.ok) {
           refused += 1;
           result = gate.result;
-          record = {
-            turn,
-            id: call.id,
-            name: call.function.name,
-            arguments: call.function.arguments,
-            decision: 'refused',
-            ok: false,
-          };
+          record = { ...asked, decision: 'refused', ok: false };
         } else {
           if (ran >= budgets.max_tool_calls) {
             throw new JobError(
@@ -182,18 +177,13 @@ export async function runAgentLoop(o: AgentLoopOptions, transcript: AgentTranscr
           } catch (err) {
             // M3: a call that ends the attempt (a lost lease, the wall time, a machine fault) is
             // in the transcript too, beside its tool_call event when it had one.
+            const code = (err as { code?: unknown }).code;
             transcript.calls.push({
-              turn,
-              id: call.id,
-              name: call.function.name,
-              arguments: call.function.arguments,
+              ...asked,
               args_sha256,
               decision: announced ? 'ran' : 'refused',
               ok: false,
-              code:
-                (err as { code?: unknown }).code === undefined
-                  ? 'E_HANDLER'
-                  : String((err as { code?: unknown }).code),
+              code: typeof code === 'string' || typeof code === 'number' ? String(code) : 'E_HANDLER',
               result: '',
               result_bytes: 0,
               result_truncated: false,
@@ -203,15 +193,7 @@ export async function runAgentLoop(o: AgentLoopOptions, transcript: AgentTranscr
           }
           if (announced) ran += 1;
           else refused += 1;
-          record = {
-            turn,
-            id: call.id,
-            name: call.function.name,
-            arguments: call.function.arguments,
-            args_sha256,
-            decision: announced ? 'ran' : 'refused',
-            ok: result.ok,
-          };
+          record = { ...asked, args_sha256, decision: announced ? 'ran' : 'refused', ok: result.ok };
         }
         const text = result.ok
           ? result.content
