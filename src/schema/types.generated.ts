@@ -443,6 +443,10 @@ export type EnvName = string;
  * a model endpoint's name, e.g. local-vllm
  */
 export type ModelName = string;
+/**
+ * @maxItems 64
+ */
+export type HolderPatterns = string[];
 
 /**
  * Optional plane settings in <home>/config.json. Every field is optional; see docs/sandbox.md and docs/model-lane.md for the defaults.
@@ -466,6 +470,8 @@ export interface PlaneConfig {
   mcp_servers?: {
     [k: string]: McpServer;
   };
+  model_server?: ModelServer;
+  port_guard?: PortGuardConfig;
 }
 /**
  * Which programs jobs may start (test_runner_task commands). allowed_programs replaces the default allowlist; extra_programs adds to it; allow_inline_code lets programs be given code in their arguments (sh -c, python3 -c, node -e, wrappers such as env CMD): true for all, or the program names it is allowed for; term_grace_ms is how long a process tree gets between SIGTERM and SIGKILL when it is stopped (default 1000).
@@ -558,4 +564,25 @@ export interface McpServer {
    * per tool call (default 60)
    */
   call_timeout_sec?: number;
+}
+/**
+ * The model server `execplane service print model` runs as a systemd user unit (docs/operations.md, "Services"): its argv (argv[0] an absolute path or a name on PATH), the TCP port it listens on (guarded by `execplane port-guard` before each start), and optionally its working directory and an environment file (absolute paths).
+ */
+export interface ModelServer {
+  /**
+   * @minItems 1
+   * @maxItems 256
+   */
+  argv: string[];
+  port: number;
+  working_directory?: string;
+  environment_file?: string;
+}
+/**
+ * What `execplane port-guard` may reclaim (docs/operations.md, "The model server's port"): known_holders replaces the default patterns (vLLM, llama.cpp's llama-server), extra_known_holders adds to them; each is a JavaScript regular expression matched against a process's command line (its argv joined by spaces) and its name. grace_ms: how long a reclaimed process gets between SIGTERM and SIGKILL (default 5000).
+ */
+export interface PortGuardConfig {
+  known_holders?: HolderPatterns;
+  extra_known_holders?: HolderPatterns;
+  grace_ms?: number;
 }

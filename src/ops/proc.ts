@@ -1,0 +1,78 @@
+/**
+ * Who a process is, read from /proc (Linux): the port guard, pid files and the worker registry
+ * name processes by pid **and** start time, so a pid the kernel reused for another process is
+ * never taken for the one that was recorded.
+ *
+ * I1. A process's identity is (pid, start time in clock ticks since boot: field 22 of
+ *     /proc/PID/stat). Two processes alive at different times never share both.
+ * I2. Nothing here throws for a process that is gone or cannot be read: the answer is undefined,
+ *     and callers treat "cannot tell" as "not the same process" (never signal on a guess).
+ */
+import { readFileSync } from 'node:fs';
+
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. */
+  readonly start_ticks: number;
+}
+
+/** The start time of `pid` (I1), or undefined when there is no such process or /proc says nothing. */
+export function processStartTicks(pid: number, procRoot = '/proc'): number | undefined {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  let stat: string;
+  try {
+    stat = readFileSync(`${procRoot}/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may itself hold spaces and ')': the fields
+  // after it start after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state); field 22 is rest[19].
+  const ticks = Number(rest[19]);
+  return Number.isSafeInteger(ticks) && ticks >= 0 ? ticks : undefined;
+}
+
+/** The identity of a live process, or undefined (I2). */
+export function processIdentity(pid: number, procRoot = '/proc'): ProcessIdentity | undefined {
+  const start_ticks = processStartTicks(pid, procRoot);
+  return start_ticks === undefined ? undefined : { pid, start_ticks };
+}
+
+/** Whether the process `id` names is still the one alive under its pid (I1, I2). */
+export function isSameProcess(id: ProcessIdentity, procRoot = '/proc'): boolean {
+  return processStartTicks(id.pid, procRoot) === id.start_ticks;
+}
+
+/** This process's identity. */
+export function selfIdentity(): ProcessIdentity {
+  const id = processIdentity(process.pid);
+  if (!id) throw new Error('/proc/self/stat cannot be read: execplane needs Linux /proc');
+  return id;
+}
+
+/**
+ * The process's command line, argv joined by spaces (what `ps -o args` shows, titles set by
+ * the process included), or its name in brackets when it has none (a kernel thread, a zombie);
+ * undefined when it is gone or unreadable.
+ */
+export function processCommand(pid: number, procRoot = '/proc'): string | undefined {
+  try {
+    const argv = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').split('\0');
+    while (argv.length && argv[argv.length - 1] === '') argv.pop();
+    if (argv.length) return argv.join(' ');
+  } catch {
+    return undefined;
+  }
+  const name = processName(pid, procRoot);
+  return name === undefined ? undefined : `[${name}]`;
+}
+
+/** /proc/PID/comm: the process's name (at most 15 bytes), or undefined. */
+export function processName(pid: number, procRoot = '/proc'): string | undefined {
+  try {
+    return readFileSync(`${procRoot}/${pid}/comm`, 'utf8').replace(/\n$/, '');
+  } catch {
+    return undefined;
+  }
+}
