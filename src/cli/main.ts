@@ -7,13 +7,16 @@ import * as audit from './commands/audit.js';
 import * as cancel from './commands/cancel.js';
 import * as enqueue from './commands/enqueue.js';
 import * as head from './commands/head.js';
+import * as health from './commands/health.js';
 import * as models from './commands/models.js';
 import * as importLegacy from './commands/import-legacy.js';
 import * as killSwitch from './commands/kill-switch.js';
 import * as machine from './commands/machine.js';
 import * as reap from './commands/reap.js';
 import * as replay from './commands/replay.js';
+import * as retry from './commands/retry.js';
 import * as show from './commands/show.js';
+import * as status from './commands/status.js';
 import * as work from './commands/work.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE, installStdoutGuard, reportError } from './output.js';
@@ -23,6 +26,7 @@ const COMMANDS = [
   replay,
   show,
   cancel,
+  retry,
   work,
   reap,
   killSwitch,
@@ -31,6 +35,8 @@ const COMMANDS = [
   importLegacy,
   machine,
   models,
+  status,
+  health,
 ];
 
 export function buildProgram(): Command {

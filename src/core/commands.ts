@@ -61,6 +61,8 @@ export type Command =
       /** No claim before commit time + this. */
       readonly backoff_sec: number;
       readonly by: 'reaper' | 'operator';
+      /** An operator's reason, recorded in the event. */
+      readonly reason?: string;
     }
   | { readonly type: 'cancel'; readonly job_id: string; readonly reason: string };
 

@@ -113,6 +113,7 @@ export function decide(command: Command, state: PlaneState, tsMs: number, ids: I
         attempt: ctx.attempt + 1,
         not_before_unix: leaseExpiry(tsMs, command.backoff_sec),
         by: command.by,
+        ...(command.reason !== undefined ? { reason: command.reason } : {}),
       });
     }
     case 'cancel':

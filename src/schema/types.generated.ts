@@ -412,6 +412,10 @@ export interface RetryEvent {
   attempt: number;
   not_before_unix: UnixSeconds;
   by?: 'reaper' | 'operator';
+  /**
+   * an operator's reason (execplane retry --reason)
+   */
+  reason?: string;
 }
 /**
  * An operator cancels the job; cancelled is final.

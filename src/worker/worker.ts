@@ -17,14 +17,17 @@ import type { MachineEngine } from '../../machines/job.types.js';
 import { nextBackoffEndMs, pickClaims } from '../core/claim-order.js';
 import { DEFAULT_RETRY_POLICY, nextLeaseExpiryMs, reapCommands, type RetryPolicy } from '../core/reap.js';
 import type { JobContext } from '../../machines/job.types.js';
-import type { ExecplaneError } from '../errors.js';
+import { isExecplaneError, type ExecplaneError } from '../errors.js';
 import { ClockSkewError, LedgerCorruptError, LedgerReplacedError } from '../errors.js';
 import { describeFault, FaultState, machineFaultCode } from './faults.js';
 import { assertHomeOutsideWorkspace, planePaths, type PlanePaths } from '../ledger/paths.js';
 import { MAX_CLOCK_SKEW_MS } from '../ledger/store.js';
 import { EXIT_KILL_SWITCH, killSwitchState } from '../ops/kill-switch.js';
+import type { HeldPidFile } from '../ops/pid-file.js';
+import { registerWorker, type WorkerPresence } from '../ops/registry.js';
+import { VERSION } from '../version.js';
 import { Plane, type StoredJob } from '../plane.js';
-import type { LedgerEvent } from '../schema/types.generated.js';
+import type { ErrorInfo, LedgerEvent } from '../schema/types.generated.js';
 import { systemClock, type Clock } from '../time.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { JobAbort } from './errors.js';
@@ -59,7 +62,22 @@ export interface WorkerOptions {
   readonly runHeaderExtra?: (job: StoredJob) => Record<string, unknown>;
   /** Jobs this worker may claim (e.g. not allow_network:false ones it cannot enforce). */
   readonly canRun?: (job: JobContext) => boolean;
-  readonly log?: (message: string) => void;
+  /** Log lines; `fields` carry what a log shipper indexes (job_id, attempt, outcome, error). */
+  readonly log?: (message: string, fields?: LogFields) => void;
+  /**
+   * What this worker records of itself under `<home>/workers/` beyond its id, slots and lease
+   * (ops/registry.ts): which jobs it refuses and why.
+   */
+  readonly presence?: Pick<WorkerPresence, 'refuses'>;
+}
+
+/** Structured facts of a log line (`work --log-format json`). */
+export interface LogFields {
+  readonly level?: 'info' | 'warn' | 'error';
+  readonly job_id?: string;
+  readonly attempt?: number;
+  readonly outcome?: string;
+  readonly error?: ErrorInfo;
 }
 
 export type WorkerExitReason = 'once' | 'idle' | 'shutdown' | 'kill_switch' | 'fatal';
@@ -150,6 +168,14 @@ export class Worker {
         return { code: 1, reason: 'fatal', message: `${err.code}: ${err.message}` };
       throw err;
     }
+    let registered: HeldPidFile | undefined;
+    try {
+      registered = this.register();
+    } catch (err) {
+      this.plane.close();
+      if (isExecplaneError(err)) return { code: 1, reason: 'fatal', message: `${err.code}: ${err.message}` };
+      throw err;
+    }
     this.watch();
     // Logged once it watches the ledger: from here on an append wakes it (scripts wait for it).
     this.options.log?.(
@@ -213,6 +239,35 @@ export class Worker {
       clearTimeout(this.graceTimer);
       this.watcher?.close();
       this.plane.close();
+      registered?.release();
+    }
+  }
+
+  /**
+   * Its file under `<home>/workers/` for `status` (ops/registry.ts): refused for an id a live
+   * worker has (R2). A fault of the machine (a full disk) only costs the listing: the worker
+   * runs, and degrades on the fault as it would anyway (faults.ts).
+   */
+  private register(): HeldPidFile | undefined {
+    try {
+      return registerWorker(this.paths, {
+        worker_id: this.workerId,
+        host: hostname(),
+        slots: this.slots,
+        lease_sec: this.leaseSec,
+        workspace: this.workspace,
+        version: VERSION,
+        ...this.options.presence,
+      });
+    } catch (err) {
+      if (isExecplaneError(err) || !machineFaultCode(err, [this.paths.home])) throw err;
+      this.options.log?.(
+        `not listed under workers/ (${describeFault(err)}); status will not show this worker as running`,
+        {
+          level: 'warn',
+        },
+      );
+      return undefined;
     }
   }
 
@@ -286,7 +341,11 @@ export class Worker {
     const started: JobRun[] = [];
     for (const claim of claims) {
       this.claimedAny = true;
-      this.options.log?.(`claimed ${claim.job_id} (attempt ${claim.attempt})`);
+      this.options.log?.(`claimed ${claim.job_id} (attempt ${claim.attempt})`, {
+        job_id: claim.job_id,
+        attempt: claim.attempt,
+        outcome: 'claimed',
+      });
       const run = new JobRun(
         {
           plane: this.plane,
@@ -311,7 +370,18 @@ export class Worker {
       this.runs.set(claim.job_id, run);
       void run.done.then((result) => {
         this.runs.delete(claim.job_id);
-        this.options.log?.(`${claim.job_id} (attempt ${claim.attempt}): ${result}`);
+        // The fail event is folded by now: its error is the job's, as the ledger has it.
+        const error = result === 'failed' ? this.plane.state.get(claim.job_id)?.context.error : null;
+        this.options.log?.(
+          `${claim.job_id} (attempt ${claim.attempt}): ${result}${error ? `: ${error.code}: ${error.message}` : ''}`,
+          {
+            level: result === 'complete' ? 'info' : 'warn',
+            job_id: claim.job_id,
+            attempt: claim.attempt,
+            outcome: result,
+            ...(error ? { error } : {}),
+          },
+        );
         this.wake();
       });
       started.push(run);

@@ -3,6 +3,7 @@ import { Option, type Command as Program } from 'commander';
 import { UsageError } from '../../errors.js';
 import { assertHomeOutsideWorkspace } from '../../ledger/paths.js';
 import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC } from '../../worker/defaults.js';
+import type { LogFields } from '../../worker/worker.js';
 import {
   homeOption,
   parsePositiveInt,
@@ -25,6 +26,7 @@ interface Opts {
   unenforcedNetworkOk?: boolean;
   unsandboxedOk?: boolean;
   quiet?: boolean;
+  logFormat: 'text' | 'json';
   engine: 'xstate' | 'table';
 }
 
@@ -74,6 +76,14 @@ export function register(program: Program): void {
         .default('xstate'),
     )
     .option('--quiet', 'log nothing but errors')
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'text (a timestamp, then the message) or json (one object a line, for log shippers)',
+      )
+        .choices(['text', 'json'])
+        .default('text'),
+    )
     .addHelpText(
       'after',
       `
@@ -94,8 +104,8 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
     )
     .action(async (opts: Opts) => {
       // The runtime (sandbox, execa, handlers) loads only when a worker runs, not for every command.
-      const [{ jobRuntime }, { describeSandbox }, { prepareSandbox }, { Worker }, engine] = await Promise.all(
-        [
+      const [{ jobRuntime }, { describeSandbox, whyCannotRun }, { prepareSandbox }, { Worker }, engine] =
+        await Promise.all([
           import('../../jobs/index.js'),
           import('../../sandbox/sandbox.js'),
           import('../../sandbox/prepare.js'),
@@ -103,15 +113,12 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
           opts.engine === 'table'
             ? import('../../../machines/job.table.js').then((m) => m.tableEngine)
             : import('../../../machines/job.machine.js').then((m) => m.xstateEngine),
-        ],
-      );
+        ]);
       if (opts.leaseSec < 0.3) throw new UsageError('E_USAGE', '--lease-sec must be at least 0.3');
       // Before the sandbox is probed or anything written: a home the jobs could change is refused.
       assertHomeOutsideWorkspace(opts.home, opts.workspace ?? process.cwd());
-      // Log lines quote job data (error messages, reasons): made inert like all human output (escape.ts).
-      const log = opts.quiet
-        ? undefined
-        : (m: string) => process.stderr.write(`execplane work: ${escapeLines(m)}\n`);
+      const log = opts.quiet ? undefined : workLog(opts.logFormat, () => workerId);
+      let workerId = opts.workerId ?? null;
       // A malformed config.json refuses the start (E_CONFIG, exit 2) before anything is claimed.
       const sandbox = await prepareSandbox({
         home: opts.home,
@@ -119,6 +126,11 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
         unenforcedNetworkOk: opts.unenforcedNetworkOk,
       });
       log?.(`sandbox: ${describeSandbox(sandbox)}`);
+      const refusal = (allow_network: boolean) =>
+        whyCannotRun(sandbox, {
+          job_type: 'test_runner_task',
+          tool_policy: { allow_network, allow_subprocess: true, allowed_tools: [] },
+        }) ?? null;
       const worker = new Worker({
         home: opts.home,
         workspace: opts.workspace,
@@ -132,7 +144,9 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
         engine,
         ...jobRuntime({ home: opts.home, sandbox, log }),
         log,
+        presence: { refuses: { processes: refusal(true), processes_without_network: refusal(false) } },
       });
+      workerId = worker.workerId;
       const onSignal = (sig: NodeJS.Signals) => {
         log?.(`${sig} received`);
         worker.shutdown(opts.graceSec);
@@ -149,4 +163,21 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
         process.off('SIGINT', onSignal);
       }
     });
+}
+
+/**
+ * The worker's log on stderr: `text` is a UTC timestamp and the message, its control characters
+ * escaped like all human output (it quotes job data: error messages, reasons; escape.ts); `json`
+ * is one object a line with the structured fields (job_id, attempt, outcome, error).
+ */
+function workLog(
+  format: 'text' | 'json',
+  workerId: () => string | null,
+): (message: string, fields?: LogFields) => void {
+  if (format === 'json')
+    return (msg, fields) =>
+      process.stderr.write(
+        `${JSON.stringify({ ts: new Date().toISOString(), level: fields?.level ?? 'info', worker_id: workerId(), msg, ...fields })}\n`,
+      );
+  return (msg) => process.stderr.write(`${new Date().toISOString()} execplane work: ${escapeLines(msg)}\n`);
 }

@@ -1,0 +1,111 @@
+/**
+ * Who is working: each running worker holds `<home>/workers/<worker_id>.json` (a held pid file,
+ * pid-file.ts) with what `status` needs to know of it and the ledger cannot say — its slots
+ * while idle, and which jobs it refuses and why (S1 of sandbox/sandbox.ts).
+ *
+ * R1. A worker is listed as alive exactly while its process lives (H1, H2 of pid-file.ts): an idle
+ *     worker that writes nothing to the ledger is still seen, a `kill -9`ed one is not.
+ * R2. Two live workers never share an id: the second is refused at start (E_WORKER_ID_IN_USE),
+ *     because leases, slots and fencing are counted per worker id.
+ * R3. The registry is advice for operators, never an input of a decision: claims, leases and
+ *     audit read only the ledger.
+ */
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { isExecplaneError, RefusedError } from '../errors.js';
+import type { PlanePaths } from '../ledger/paths.js';
+import { holdPidFile, inspectPidFile, type HeldPidFile, type PidRecord } from './pid-file.js';
+
+/** Why a worker does not claim jobs of a kind, or null when it runs them. */
+export interface WorkerRefusals {
+  /** Jobs that start processes (sandbox.ts, startsProcesses) with allow_network: true. */
+  readonly processes: string | null;
+  /** Jobs that start processes with allow_network: false. */
+  readonly processes_without_network: string | null;
+}
+
+/** What a worker records of itself. */
+export interface WorkerPresence {
+  readonly worker_id: string;
+  readonly host: string;
+  readonly slots: number;
+  readonly lease_sec: number;
+  readonly workspace: string;
+  readonly version: string;
+  readonly refuses?: WorkerRefusals;
+}
+
+export interface ListedWorker {
+  readonly file: string;
+  /** R1: its process holds the file and is the one that wrote it. */
+  readonly alive: boolean;
+  /** Why it is not alive, when it is not. */
+  readonly why?: string;
+  readonly presence: WorkerPresence | null;
+  readonly record: PidRecord | null;
+}
+
+export function registryFile(paths: PlanePaths, workerId: string): string {
+  return join(paths.workers, `${workerId}.json`);
+}
+
+/** Registers this process as `presence.worker_id` for as long as it lives (R1, R2). */
+export function registerWorker(paths: PlanePaths, presence: WorkerPresence): HeldPidFile {
+  try {
+    const held = holdPidFile(registryFile(paths, presence.worker_id), { worker: presence });
+    sweepStale(paths);
+    return held;
+  } catch (err) {
+    if (!isExecplaneError(err) || err.code !== 'E_PID_FILE_HELD') throw err;
+    const other = inspectPidFile(registryFile(paths, presence.worker_id));
+    const pid = other.kind === 'live' ? ` (pid ${other.record.pid})` : '';
+    throw new RefusedError(
+      'E_WORKER_ID_IN_USE',
+      `a worker with id ${presence.worker_id} is already running on this plane${pid}; give this one another --worker-id`,
+    );
+  }
+}
+
+/** Every worker file under `workers/`, alive or left behind by a worker that died. */
+export function listWorkers(paths: PlanePaths): ListedWorker[] {
+  let names: string[];
+  try {
+    names = readdirSync(paths.workers).filter((n) => n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return names.sort().flatMap((name): ListedWorker[] => {
+    const file = join(paths.workers, name);
+    const st = inspectPidFile(file);
+    if (st.kind === 'absent') return [];
+    const record = st.record ?? null;
+    const presence = presenceOf(record);
+    if (st.kind === 'live') return [{ file, alive: true, presence, record }];
+    const why = st.kind === 'stale' ? 'its process is gone' : st.why;
+    return [{ file, alive: false, why, presence, record }];
+  });
+}
+
+/** Files of workers gone for a minute or more (their leases are the ledger's business, R3). */
+const STALE_KEEP_MS = 60_000;
+
+/**
+ * Removes the files dead workers left (a `kill -9`, a crash), so `workers/` does not grow with
+ * every pid: only those untouched for STALE_KEEP_MS, so a worker taking its file right now (it
+ * opened it, not yet locked) never loses it.
+ */
+function sweepStale(paths: PlanePaths): void {
+  for (const w of listWorkers(paths)) {
+    if (w.alive || w.why !== 'its process is gone') continue;
+    try {
+      if (Date.now() - statSync(w.file).mtimeMs >= STALE_KEEP_MS) rmSync(w.file, { force: true });
+    } catch {
+      // Gone already, or not ours to remove: it stays listed as not alive.
+    }
+  }
+}
+
+function presenceOf(record: PidRecord | null): WorkerPresence | null {
+  const w = record?.worker as Partial<WorkerPresence> | undefined;
+  return w && typeof w.worker_id === 'string' && typeof w.slots === 'number' ? (w as WorkerPresence) : null;
+}
