@@ -103,8 +103,11 @@ describe('status', () => {
     expect(s.last_event).toMatchObject({ seq: 1, event: 'enqueue', job_id: id });
     expect(s.counts).toMatchObject({ queued: 1, running: 0, complete: 0 });
     expect(s.oldest_queued).toMatchObject({ job_id: id, job_type: 'agent_task' });
-    expect(s.oldest_queued!.waiting).toMatch(/no worker is running/);
-    expect(s.waiting).toEqual([{ reason: s.oldest_queued!.waiting, count: 1, examples: [id] }]);
+    expect(s.oldest_queued!.waiting).toEqual({
+      code: 'no_worker',
+      reason: 'no worker is running on this plane: start one (`execplane work`)',
+    });
+    expect(s.waiting).toEqual([{ ...s.oldest_queued!.waiting, count: 1, examples: [id] }]);
     expect(s.kill_switch).toEqual({ on: false, reason: null });
 
     const h = await health(home);
@@ -147,7 +150,8 @@ describe('status', () => {
     );
     const s = await status(home);
     expect(s.kill_switch).toEqual({ on: true, reason: 'disk almost full' });
-    expect(s.oldest_queued!.waiting).toMatch(/kill switch is on \(disk almost full\)/);
+    expect(s.oldest_queued!.waiting.code).toBe('kill_switch');
+    expect(s.oldest_queued!.waiting.reason).toMatch(/kill switch is on \(disk almost full\)/);
     const h = await health(home);
     expect(h.code).toBe(1);
     expect(h.health.degraded.map((d) => d.code)).toEqual(['kill_switch_on']);
@@ -331,7 +335,7 @@ describe('status with real workers', () => {
     expect(reason).toMatch(
       /^no running worker can run it: its processes need the OS sandbox, which this worker cannot provide/,
     );
-    expect(s2.oldest_queued!.waiting).toBe(reason);
+    expect(s2.oldest_queued!.waiting).toEqual({ code: 'unrunnable', reason });
     nb.kill('SIGTERM');
     await nb;
   });

@@ -58,12 +58,12 @@ export function healthOf(status: PlaneStatus): Health {
       message: `the ledger's time is ${status.ledger_ahead_sec} s ahead of this machine's clock: leases, backoffs and reaping wait until the clock reaches it (docs/operations.md, "Time")`,
     });
   for (const w of status.waiting) {
-    if (w.reason.startsWith('no running worker can run it') || w.reason.startsWith('needs ')) {
+    if (w.code === 'unrunnable' || w.code === 'slots') {
       degraded.push({
         code: 'jobs_unrunnable',
         message: `${w.count} queued job(s) (e.g. ${w.examples[0]}) wait for a worker that can run them: ${w.reason}`,
       });
-    } else if (w.reason.startsWith('no worker is running')) {
+    } else if (w.code === 'no_worker') {
       notes.push({ code: 'no_worker', message: `${w.count} queued job(s) and ${w.reason}` });
     }
   }

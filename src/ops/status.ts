@@ -83,8 +83,16 @@ export interface WorkerStatus {
   readonly refuses: WorkerRefusals | null;
 }
 
-export interface WaitingReason {
+/** Why a queued job waits, as a stable code (health.ts judges by it) and in words. */
+export type WaitingCode =
+  'backing_off' | 'kill_switch' | 'no_worker' | 'slots' | 'unrunnable' | 'busy' | 'ready';
+
+export interface Waiting {
+  readonly code: WaitingCode;
   readonly reason: string;
+}
+
+export interface WaitingReason extends Waiting {
   readonly count: number;
   readonly examples: readonly string[];
 }
@@ -120,7 +128,7 @@ export interface PlaneStatus {
     readonly job_type: string;
     readonly enqueued_utc: string;
     readonly age_sec: number;
-    readonly waiting: string;
+    readonly waiting: Waiting;
   } | null;
   readonly retries_waiting: {
     readonly count: number;
@@ -345,17 +353,15 @@ function waitingReasons(
   killSwitch: { on: boolean; reason: string | null },
   workers: readonly WorkerStatus[],
 ): WaitingReason[] {
-  const groups = new Map<string, { count: number; examples: string[] }>();
+  const groups = new Map<string, Waiting & { count: number; examples: string[] }>();
   for (const id of plane.state.queuedInClaimOrder()) {
-    const reason = whyWaiting(plane.state.get(id)!.context, now, killSwitch, workers);
-    let g = groups.get(reason);
-    if (!g) groups.set(reason, (g = { count: 0, examples: [] }));
+    const w = whyWaiting(plane.state.get(id)!.context, now, killSwitch, workers);
+    let g = groups.get(w.reason);
+    if (!g) groups.set(w.reason, (g = { ...w, count: 0, examples: [] }));
     g.count += 1;
     if (g.examples.length < EXAMPLES_PER_REASON) g.examples.push(id);
   }
-  return [...groups]
-    .map(([reason, g]) => ({ reason, ...g }))
-    .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+  return [...groups.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
 }
 
 /** Why one queued job is not running yet, in words an operator can act on (T3). */
@@ -364,28 +370,38 @@ export function whyWaiting(
   now: number,
   killSwitch: { on: boolean; reason: string | null },
   workers: readonly WorkerStatus[],
-): string {
+): Waiting {
+  const w = (code: WaitingCode, reason: string): Waiting => ({ code, reason });
   if (job.not_before_unix * 1000 > now)
-    return `backing off after attempt ${job.attempt} until ${toTsUtc(job.not_before_unix * 1000)}`;
+    return w(
+      'backing_off',
+      `backing off after attempt ${job.attempt} until ${toTsUtc(job.not_before_unix * 1000)}`,
+    );
   if (killSwitch.on)
-    return `the kill switch is on${killSwitch.reason ? ` (${killSwitch.reason})` : ''}: nothing is claimed until \`execplane kill-switch off\``;
-  const alive = workers.filter((w) => w.alive === true);
-  if (!alive.length) return 'no worker is running on this plane: start one (`execplane work`)';
+    return w(
+      'kill_switch',
+      `the kill switch is on${killSwitch.reason ? ` (${killSwitch.reason})` : ''}: nothing is claimed until \`execplane kill-switch off\``,
+    );
+  const alive = workers.filter((x) => x.alive === true);
+  if (!alive.length)
+    return w('no_worker', 'no worker is running on this plane: start one (`execplane work`)');
   const need = job.budgets.max_concurrency_slots;
-  const fit = alive.filter((w) => (w.slots ?? 0) >= need);
+  const fit = alive.filter((x) => (x.slots ?? 0) >= need);
   if (!fit.length)
-    return `needs ${need} slot(s) and the largest running worker has ${Math.max(...alive.map((w) => w.slots ?? 0))}: start one with --slots ${need} or more`;
+    return w(
+      'slots',
+      `needs ${need} slot(s) and the largest running worker has ${Math.max(...alive.map((x) => x.slots ?? 0))}: start one with --slots ${need} or more`,
+    );
+  let able = fit;
   if (startsProcesses(job)) {
-    const refusal = (w: WorkerStatus) =>
-      job.tool_policy.allow_network ? w.refuses?.processes : w.refuses?.processes_without_network;
-    const able = fit.filter((w) => !refusal(w));
-    if (!able.length) return `no running worker can run it: ${refusal(fit[0]!)}`;
-    if (able.every((w) => (w.slots ?? 0) - w.slots_held < need))
-      return 'every worker that can run it is busy';
-    return 'ready: a worker that can run it will claim it at its next wake-up';
+    const refusal = (x: WorkerStatus) =>
+      job.tool_policy.allow_network ? x.refuses?.processes : x.refuses?.processes_without_network;
+    able = fit.filter((x) => !refusal(x));
+    if (!able.length) return w('unrunnable', `no running worker can run it: ${refusal(fit[0]!)}`);
   }
-  if (fit.every((w) => (w.slots ?? 0) - w.slots_held < need)) return 'every worker with room for it is busy';
-  return 'ready: a worker will claim it at its next wake-up';
+  if (able.every((x) => (x.slots ?? 0) - x.slots_held < need))
+    return w('busy', 'every running worker that can run it is busy');
+  return w('ready', 'ready: a worker that can run it will claim it at its next wake-up');
 }
 
 async function probeModels(options: StatusOptions): Promise<ModelStatus[]> {

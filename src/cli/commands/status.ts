@@ -76,7 +76,7 @@ export function statusLines(s: PlaneStatus): string[] {
   out.push(`jobs        ${s.jobs}${counts ? `: ${counts}` : ''}`);
   if (s.oldest_queued)
     out.push(
-      `oldest queued ${s.oldest_queued.job_id} (${s.oldest_queued.job_type}), ${ago(s.oldest_queued.age_sec)}: ${s.oldest_queued.waiting}`,
+      `oldest queued ${s.oldest_queued.job_id} (${s.oldest_queued.job_type}), ${ago(s.oldest_queued.age_sec)}: ${s.oldest_queued.waiting.reason}`,
     );
   const r = s.retries_waiting;
   if (r.count)
