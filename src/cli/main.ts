@@ -13,7 +13,9 @@ import * as killSwitch from './commands/kill-switch.js';
 import * as machine from './commands/machine.js';
 import * as reap from './commands/reap.js';
 import * as replay from './commands/replay.js';
+import * as service from './commands/service.js';
 import * as show from './commands/show.js';
+import * as stop from './commands/stop.js';
 import * as work from './commands/work.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE, installStdoutGuard, reportError } from './output.js';
@@ -31,6 +33,8 @@ const COMMANDS = [
   importLegacy,
   machine,
   models,
+  service,
+  stop,
 ];
 
 export function buildProgram(): Command {
