@@ -16,7 +16,9 @@ import * as reap from './commands/reap.js';
 import * as replay from './commands/replay.js';
 import * as retry from './commands/retry.js';
 import * as show from './commands/show.js';
+import * as service from './commands/service.js';
 import * as status from './commands/status.js';
+import * as stop from './commands/stop.js';
 import * as work from './commands/work.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE, installStdoutGuard, reportError } from './output.js';
@@ -37,6 +39,8 @@ const COMMANDS = [
   models,
   status,
   health,
+  service,
+  stop,
 ];
 
 export function buildProgram(): Command {

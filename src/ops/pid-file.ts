@@ -5,28 +5,34 @@
  *
  * H1. A file is live only while its holder lives: the kernel drops the lock when the process
  *     dies, `kill -9` included, so a file nobody holds is stale whatever it says.
- * H2. A live file's record is trusted only if its pid still has its start time (I1 of proc.ts):
- *     `stop` signals nothing on a stale file, a mismatch, or a file it cannot read.
+ * H2. A live file's record is trusted only if its pid still has its start time (I1 of proc.ts)
+ *     and that process is the one holding the lock (its /proc/PID/fdinfo lists it): `stop`
+ *     signals nothing on a stale file, a mismatch, another holder, or a file it cannot read.
  * H3. One holder at a time: holding a file that another live process holds is refused
  *     (E_PID_FILE_HELD), before anything in it changes.
  * H4. The lock's descriptor is never inherited (Node opens files O_CLOEXEC), so a job's
  *     process cannot keep a dead worker's file alive.
+ * H5. A lock counts only on the file the path names: a holder that got its lock on a file since
+ *     unlinked (a stale file removed by `stop`, a holder's release, an operator's `rm`) drops it
+ *     and opens the path again, and nobody removes a path that no longer names the file it locked.
  */
 import {
   closeSync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
   openSync,
   readFileSync,
   rmSync,
+  statSync,
   writeSync,
 } from 'node:fs';
 import { constants } from 'node:fs';
 import { dirname } from 'node:path';
 import { RefusedError } from '../errors.js';
 import { lockApi } from '../lazy-deps.js';
-import { isSameProcess, selfIdentity, type ProcessIdentity } from './proc.js';
+import { holdsWriteLock, isSameProcess, selfIdentity, type ProcessIdentity } from './proc.js';
 
 /** What a held file records: its holder's identity, when it started, and the holder's own facts. */
 export interface PidRecord extends ProcessIdentity {
@@ -55,10 +61,10 @@ export class HeldPidFile {
     this.#fd = fd;
   }
 
-  /** Removes the file, then lets go of it. */
+  /** Removes the file (if the path still names it, H5), then lets go of it. */
   release(): void {
     if (this.#fd === undefined) return;
-    rmSync(this.path, { force: true });
+    if (namesFile(this.path, this.#fd)) rmSync(this.path, { force: true });
     closeSync(this.#fd);
     this.#fd = undefined;
   }
@@ -67,17 +73,9 @@ export class HeldPidFile {
 /** Takes `path` for this process, recording `facts` beside its identity (H3). */
 export function holdPidFile(path: string, facts: Record<string, unknown> = {}): HeldPidFile {
   mkdirSync(dirname(path), { recursive: true });
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
-  if (!tryLockBriefly(fd)) {
-    closeSync(fd);
-    const held = inspectPidFile(path);
-    const who = held.kind === 'live' ? ` (pid ${held.record.pid})` : '';
-    throw new RefusedError(
-      'E_PID_FILE_HELD',
-      `${path} is held by a live process${who}; stop it first (execplane stop --pid-file ${path}) or use another file`,
-    );
-  }
-  const record: PidRecord = { ...selfIdentity(), started_at_utc: new Date().toISOString(), ...facts };
+  const fd = openLocked(path);
+  // The facts first: none of them may overwrite the identity the file vouches for (H2).
+  const record: PidRecord = { ...facts, ...selfIdentity(), started_at_utc: new Date().toISOString() };
   try {
     ftruncateSync(fd, 0);
     writeSync(fd, `${JSON.stringify(record)}\n`, 0);
@@ -112,9 +110,69 @@ export function inspectPidFile(path: string): PidFileStatus {
         why: `held, but pid ${record.pid} is not the process that wrote it`,
         record,
       };
+    const holds = holdsWriteLock(record.pid, fstatSync(fd));
+    if (holds !== true)
+      return {
+        kind: 'unverified',
+        why:
+          holds === false
+            ? `held by another process, not by pid ${record.pid} that it records`
+            : `held, but whether pid ${record.pid} is its holder cannot be seen (its /proc entry is not readable)`,
+        record,
+      };
     return { kind: 'live', record };
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Removes `path` if it is stale (H1), under its lock, so that a holder starting at that moment
+ * cannot be left holding an unlinked file (H5); returns whether it removed it.
+ */
+export function removeStalePidFile(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR);
+  } catch {
+    return false;
+  }
+  try {
+    if (!lockApi().tryLock(fd) || !namesFile(path, fd)) return false;
+    rmSync(path, { force: true });
+    return true;
+  } finally {
+    closeSync(fd); // drops the lock
+  }
+}
+
+/** Opens `path` and takes its lock (H3), on the file the path names (H5). */
+function openLocked(path: string): number {
+  for (let tries = 0; ; tries++) {
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    if (!tryLockBriefly(fd)) {
+      closeSync(fd);
+      const held = inspectPidFile(path);
+      const who = held.kind === 'live' ? ` (pid ${held.record.pid})` : '';
+      throw new RefusedError(
+        'E_PID_FILE_HELD',
+        `${path} is held by a live process${who}; stop it first (execplane stop --pid-file ${path}) or use another file`,
+      );
+    }
+    if (namesFile(path, fd)) return fd;
+    closeSync(fd); // H5: it was unlinked while we waited for its lock
+    if (tries >= 10) throw new RefusedError('E_PID_FILE_HELD', `${path} keeps being replaced; try again`);
+  }
+}
+
+/** Whether `path` still names the file open as `fd` (H5). */
+function namesFile(path: string, fd: number): boolean {
+  try {
+    const a = fstatSync(fd);
+    const b = statSync(path);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
   }
 }
 

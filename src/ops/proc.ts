@@ -8,7 +8,7 @@
  * I2. Nothing here throws for a process that is gone or cannot be read: the answer is undefined,
  *     and callers treat "cannot tell" as "not the same process" (never signal on a guess).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 
 export interface ProcessIdentity {
   readonly pid: number;
@@ -18,6 +18,25 @@ export interface ProcessIdentity {
 
 /** The start time of `pid` (I1), or undefined when there is no such process or /proc says nothing. */
 export function processStartTicks(pid: number, procRoot = '/proc'): number | undefined {
+  // rest[0] is field 3 (state); field 22 is rest[19].
+  const ticks = Number(statFields(pid, procRoot)?.[19]);
+  return Number.isSafeInteger(ticks) && ticks >= 0 ? ticks : undefined;
+}
+
+/**
+ * Whether the process `id` names has ended: gone, its pid reused (I1), or a zombie. A zombie keeps
+ * its /proc entry, start time included, until its parent reaps it — and in a container whose PID 1
+ * reaps nothing, never — yet it holds no file, lock or port and runs nothing.
+ */
+export function hasEnded(id: ProcessIdentity, procRoot = '/proc'): boolean {
+  const fields = statFields(id.pid, procRoot);
+  return (
+    fields === undefined || Number(fields[19]) !== id.start_ticks || fields[0] === 'Z' || fields[0] === 'X'
+  );
+}
+
+/** The fields of /proc/PID/stat from field 3 (state) on, or undefined (I2). */
+function statFields(pid: number, procRoot: string): string[] | undefined {
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   let stat: string;
   try {
@@ -27,10 +46,7 @@ export function processStartTicks(pid: number, procRoot = '/proc'): number | und
   }
   // The command name (field 2) is in parentheses and may itself hold spaces and ')': the fields
   // after it start after the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state); field 22 is rest[19].
-  const ticks = Number(rest[19]);
-  return Number.isSafeInteger(ticks) && ticks >= 0 ? ticks : undefined;
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /** The identity of a live process, or undefined (I2). */
@@ -75,4 +91,34 @@ export function processName(pid: number, procRoot = '/proc'): string | undefined
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether `pid` holds a write lock of its own (an OFD or POSIX lock, as /proc/PID/fdinfo lists it)
+ * on the file `file` names by device and inode: the kernel shows OFD locks with no owner pid
+ * (`-1` in /proc/locks), so this is how a pid file's record is checked against its real holder.
+ * Undefined when /proc/PID/fd cannot be read (another user's process, no /proc): cannot tell (I2).
+ */
+export function holdsWriteLock(
+  pid: number,
+  file: { readonly dev: number; readonly ino: number },
+  procRoot = '/proc',
+): boolean | undefined {
+  let fds: string[];
+  try {
+    fds = readdirSync(`${procRoot}/${pid}/fd`);
+  } catch {
+    return undefined;
+  }
+  for (const fd of fds) {
+    try {
+      const target = statSync(`${procRoot}/${pid}/fd/${fd}`);
+      if (target.ino !== file.ino || target.dev !== file.dev) continue;
+      const info = readFileSync(`${procRoot}/${pid}/fdinfo/${fd}`, 'utf8');
+      if (/^lock:.*\b(OFDLCK|POSIX)\s+ADVISORY\s+WRITE\b/m.test(info)) return true;
+    } catch {
+      // closed meanwhile, or not a file: next
+    }
+  }
+  return false;
 }

@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.js';
 import { assertHomeOutsideWorkspace } from '../../ledger/paths.js';
 import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC } from '../../worker/defaults.js';
 import type { LogFields } from '../../worker/worker.js';
+import { DAEMON_CHILD_ENV, defaultDaemonFiles, holdWorkerPidFile, startDaemon } from '../../ops/daemon.js';
 import {
   homeOption,
   parsePositiveInt,
@@ -28,6 +29,9 @@ interface Opts {
   quiet?: boolean;
   logFormat: 'text' | 'json';
   engine: 'xstate' | 'table';
+  daemon?: boolean;
+  pidFile?: string;
+  logFile?: string;
 }
 
 export function register(program: Program): void {
@@ -84,6 +88,15 @@ export function register(program: Program): void {
         .choices(['text', 'json'])
         .default('text'),
     )
+    .option(
+      '--daemon',
+      'run in the background, where no service manager can (docs/operations.md, "Services")',
+    )
+    .option(
+      '--pid-file <file>',
+      'hold this pid file while running (with --daemon, default <home>/workers/daemon.pid)',
+    )
+    .option('--log-file <file>', 'with --daemon: append the log here (default <home>/workers/daemon.log)')
     .addHelpText(
       'after',
       `
@@ -100,9 +113,36 @@ mount and network namespaces of its own, under its resource budgets; where bubbl
 or its probe fails, such jobs are left for other workers (each named once in the log) unless
 --unsandboxed-ok is given. The home must not lie inside the workspace (exit 2).
 SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abort them
-(fail, code shutdown, retryable). A second signal aborts at once.`,
+(fail, code shutdown, retryable). A second signal aborts at once.
+--daemon: starts the same worker detached, waits until it holds its pid file, prints its pid and
+exits 0 (1 if the file is held already, E_PID_FILE_HELD, or the worker did not start; 2 if it
+exited with 2); stop it with \`execplane stop --pid-file FILE\`.`,
     )
     .action(async (opts: Opts) => {
+      // --daemon: this process only starts the worker in the background (src/ops/daemon.ts).
+      if (opts.daemon) {
+        const files = defaultDaemonFiles(opts.home);
+        const d = await startDaemon({
+          args: process.argv.slice(1).filter((a) => a !== '--daemon'),
+          pidFile: opts.pidFile ?? files.pidFile,
+          logFile: opts.logFile ?? files.logFile,
+        });
+        process.stdout.write(`${d.pid}\n`);
+        if (!opts.quiet)
+          process.stderr.write(
+            `execplane work: daemon pid ${d.pid}; pid file ${d.pidFile}; log ${d.logFile}\n`,
+          );
+        return;
+      }
+      if (opts.logFile !== undefined && !process.env[DAEMON_CHILD_ENV])
+        throw new UsageError('E_USAGE', '--log-file goes with --daemon; in the foreground the log is stderr');
+      // Held until this process exits (D3 of src/ops/daemon.ts).
+      holdWorkerPidFile({
+        home: opts.home,
+        ...(opts.pidFile === undefined ? {} : { pidFile: opts.pidFile }),
+        ...(opts.logFile === undefined ? {} : { logFile: opts.logFile }),
+        facts: { argv: process.argv.slice(1), grace_sec: opts.graceSec, worker_id: opts.workerId ?? null },
+      });
       // The runtime (sandbox, execa, handlers) loads only when a worker runs, not for every command.
       const [{ jobRuntime }, { describeSandbox, whyCannotRun }, { prepareSandbox }, { Worker }, engine] =
         await Promise.all([

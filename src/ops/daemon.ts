@@ -1,0 +1,156 @@
+/**
+ * `execplane work --daemon`: a worker in the background where no service manager runs it
+ * (containers, WSL, no user bus; docs/operations.md, "Services"), found and stopped again through
+ * its pid file (pid-file.ts; `execplane stop --pid-file FILE`, stop.ts).
+ *
+ * D1. Nothing is spawned while the pid file is held (E_PID_FILE_HELD): checked before the spawn,
+ *     and again by the child itself, which cannot take a held file (H3 of pid-file.ts).
+ * D2. The parent reports success only once the file is live under the child's own pid; a child
+ *     that exits first, or does not take the file in time, is reported with its log's new lines
+ *     and the parent exits non-zero (2 when the child did: a usage or config error).
+ * D3. The child holds the file from before it claims anything until it exits; any exit that runs
+ *     JavaScript removes it, and one that does not (kill -9) leaves it stale, never live (H1).
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ExecplaneError, RefusedError } from '../errors.js';
+import { planePaths } from '../ledger/paths.js';
+import { holdPidFile, inspectPidFile, type HeldPidFile } from './pid-file.js';
+
+/** Set by the parent in the child's environment: "you are the daemon; hold the pid file". */
+export const DAEMON_CHILD_ENV = 'EXECPLANE_DAEMON_CHILD';
+
+/** How long the parent waits for the child to take its pid file (a loaded machine starts Node slowly). */
+export const DAEMON_START_TIMEOUT_MS = 15_000;
+
+/** `<home>/workers/daemon.pid` and `daemon.log`: where `work --daemon` keeps them unless told. */
+export function defaultDaemonFiles(home: string): { pidFile: string; logFile: string } {
+  const dir = planePaths(home).workers;
+  return { pidFile: join(dir, 'daemon.pid'), logFile: join(dir, 'daemon.log') };
+}
+
+export interface DaemonStarted {
+  readonly pid: number;
+  readonly pidFile: string;
+  readonly logFile: string;
+}
+
+export interface StartDaemonOptions {
+  /** The worker's own command line without `--daemon` (process.argv from index 1 on, so the script first). */
+  readonly args: readonly string[];
+  readonly pidFile: string;
+  readonly logFile: string;
+  readonly timeoutMs?: number;
+}
+
+/** Spawns the worker detached, its output appended to the log, and waits for D2. */
+export async function startDaemon(o: StartDaemonOptions): Promise<DaemonStarted> {
+  const pidFile = resolve(o.pidFile);
+  const logFile = resolve(o.logFile);
+  refuseIfHeld(pidFile); // D1
+  mkdirSync(dirname(logFile), { recursive: true });
+  const out = openSync(logFile, 'a', 0o644);
+  const logStart = statSync(logFile).size;
+  const child = spawn(process.execPath, [...process.execArgv, ...o.args], {
+    detached: true, // its own session: no terminal, no SIGHUP when the shell that started it goes
+    stdio: ['ignore', out, out],
+    env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
+  });
+  closeSync(out);
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let spawnError: Error | undefined;
+  child.once('exit', (code, signal) => (exited = { code, signal }));
+  child.once('error', (err) => (spawnError = err));
+  const deadline = Date.now() + (o.timeoutMs ?? DAEMON_START_TIMEOUT_MS);
+  for (;;) {
+    if (spawnError)
+      throw new RefusedError('E_DAEMON_START', `cannot start the worker: ${spawnError.message}`);
+    const held = inspectPidFile(pidFile);
+    if (held.kind === 'live' && held.record.pid === child.pid) break;
+    if (exited) {
+      const how = exited.signal ? `was killed by ${exited.signal}` : `exited with code ${exited.code}`;
+      throw new ExecplaneError(
+        'E_DAEMON_START',
+        `the worker ${how} before it took ${pidFile}; its log (${logFile}) says:\n${logTail(logFile, logStart)}`,
+        exited.code === 2 ? 2 : 1,
+      );
+    }
+    if (Date.now() > deadline) {
+      // Our own child, not yet reaped: its pid cannot have been reused.
+      child.kill('SIGTERM');
+      throw new RefusedError(
+        'E_DAEMON_START',
+        `the worker (pid ${child.pid}) did not take ${pidFile} within ${Math.round((o.timeoutMs ?? DAEMON_START_TIMEOUT_MS) / 1000)} s and was stopped; its log (${logFile}) says:\n${logTail(logFile, logStart)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.removeAllListeners();
+  child.unref();
+  return { pid: child.pid, pidFile, logFile };
+}
+
+/**
+ * In the worker: the pid file this process holds for its life (D3), or undefined when it has
+ * none — neither `--pid-file` nor started by `--daemon`.
+ */
+export function holdWorkerPidFile(o: {
+  home: string;
+  pidFile?: string;
+  logFile?: string;
+  facts: Record<string, unknown>;
+}): HeldPidFile | undefined {
+  const isDaemon = process.env[DAEMON_CHILD_ENV] === '1';
+  delete process.env[DAEMON_CHILD_ENV];
+  const defaults = defaultDaemonFiles(o.home);
+  const path = o.pidFile ?? (isDaemon ? defaults.pidFile : undefined);
+  if (path === undefined) return undefined;
+  const held = holdPidFile(resolve(path), {
+    command: 'work',
+    home: resolve(o.home),
+    ...(isDaemon ? { log_file: resolve(o.logFile ?? defaults.logFile) } : {}),
+    ...o.facts,
+  });
+  process.once('exit', () => held.release());
+  return held;
+}
+
+function refuseIfHeld(pidFile: string): void {
+  const found = inspectPidFile(pidFile);
+  if (found.kind === 'live')
+    throw new RefusedError(
+      'E_PID_FILE_HELD',
+      `${pidFile} is held by a running worker (pid ${found.record.pid}); stop it first (execplane stop --pid-file ${pidFile}) or give another --pid-file`,
+    );
+  if (found.kind === 'unverified' && found.why.startsWith('held'))
+    throw new RefusedError(
+      'E_PID_FILE_HELD',
+      `${pidFile} is held by a live process (${found.why}); give another --pid-file`,
+    );
+}
+
+/** The last lines the child wrote to its log since `from` (at most 4 KiB). */
+function logTail(logFile: string, from: number): string {
+  try {
+    const size = statSync(logFile).size;
+    const start = Math.max(from, size - 4096);
+    const buf = Buffer.alloc(size - start);
+    const fd = openSync(logFile, 'r');
+    try {
+      readSync(fd, buf, 0, buf.length, start);
+    } finally {
+      closeSync(fd);
+    }
+    const text = buf.toString('utf8').trimEnd();
+    return text
+      ? text
+          .split('\n')
+          .slice(-10)
+          .map((l) => `  ${l}`)
+          .join('\n')
+      : '  (nothing)';
+  } catch {
+    return '  (the log cannot be read)';
+  }
+}

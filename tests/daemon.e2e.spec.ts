@@ -1,0 +1,192 @@
+/**
+ * Issue 15's daemon mode with real processes: `work --daemon` holds its pid file, runs jobs, and
+ * `stop --pid-file` ends it; a pid file that is stale, names a reused pid, or is held by some
+ * other process is reported and its pid never signalled (S1 of src/ops/stop.ts, H1–H3 of
+ * src/ops/pid-file.ts). Every wait polls under a deadline; nothing asserts how fast.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import fsx from 'fs-native-extensions';
+import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { planePaths } from '../src/ledger/paths.js';
+import { inspectPidFile } from '../src/ops/pid-file.js';
+import { hasEnded, processIdentity, type ProcessIdentity } from '../src/ops/proc.js';
+import { execplane, requireDist } from './helpers/cli.js';
+import { agentSpec } from './helpers/specs.js';
+import { useTmpDirs } from './helpers/tmp.js';
+import { waitForLedger } from './helpers/worker.js';
+
+const tmp = useTmpDirs('execplane-daemon-');
+beforeAll(() => requireDist());
+
+/** Processes a test started (daemons, sleeps): killed after each test if still the same process. */
+const started: ProcessIdentity[] = [];
+const children: ResultPromise[] = [];
+const heldFds: number[] = [];
+afterEach(async () => {
+  for (const id of started.splice(0)) if (!hasEnded(id)) process.kill(id.pid, 'SIGKILL');
+  for (const c of children.splice(0)) {
+    c.kill('SIGKILL');
+    await c.catch(() => undefined);
+  }
+  for (const fd of heldFds.splice(0)) closeSync(fd);
+});
+
+function plane() {
+  const root = tmp();
+  const home = join(root, 'home');
+  const workspace = join(root, 'ws');
+  mkdirSync(workspace);
+  return { root, home, workspace, pidFile: join(root, 'run', 'w.pid'), logFile: join(root, 'run', 'w.log') };
+}
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function startDaemon(p: ReturnType<typeof plane>) {
+  const r = await execplane(
+    [
+      'work',
+      '--daemon',
+      '--home',
+      p.home,
+      '--workspace',
+      p.workspace,
+      '--pid-file',
+      p.pidFile,
+      '--log-file',
+      p.logFile,
+    ],
+    { cwd: p.workspace, timeoutMs: 60_000 },
+  );
+  expect(r.code, r.stderr).toBe(0);
+  const pid = Number(r.stdout.trim());
+  const id = processIdentity(pid);
+  expect(id, `daemon pid ${pid} is not running`).toBeDefined();
+  started.push(id!);
+  return { ...r, id: id! };
+}
+
+/** A process unrelated to execplane, for pid files to name. */
+async function unrelatedProcess(): Promise<ProcessIdentity> {
+  const child = execa('sleep', ['60'], { reject: false });
+  children.push(child);
+  return until('sleep to start', () => processIdentity(child.pid!));
+}
+
+const record = (id: ProcessIdentity) =>
+  `${JSON.stringify({ ...id, started_at_utc: new Date().toISOString(), command: 'work' })}\n`;
+
+describe('work --daemon and stop --pid-file', () => {
+  test('the daemon holds its pid file, runs a job, and stop ends it: exit 0, process gone, file removed', async () => {
+    const p = plane();
+    const d = await startDaemon(p);
+    expect(d.stderr).toContain(`pid file ${p.pidFile}; log ${p.logFile}`);
+    const held = inspectPidFile(p.pidFile);
+    expect(held).toMatchObject({
+      kind: 'live',
+      record: { pid: d.id.pid, start_ticks: d.id.start_ticks, log_file: p.logFile },
+    });
+    await until('the worker to be ready', () =>
+      /ready: /.test(readFileSync(p.logFile, 'utf8')) ? true : undefined,
+    );
+
+    const specs = join(p.root, 'specs.json');
+    writeFileSync(specs, JSON.stringify([agentSpec({ prompt: 'daemon job' })]));
+    const e = await execplane(['enqueue', '--home', p.home, '--file', specs]);
+    expect(e.code, e.stderr).toBe(0);
+    await waitForLedger(
+      planePaths(p.home).ledger,
+      (evs) => evs.some((ev) => ev.event === 'complete'),
+      60_000,
+    );
+
+    const s = await execplane(['stop', '--pid-file', p.pidFile], { timeoutMs: 90_000 });
+    expect(s.code, s.stdout + s.stderr).toBe(0);
+    expect(s.stdout).toMatch(new RegExp(`^stopped pid ${d.id.pid}, .*\\(SIGTERM\\)\\n$`));
+    expect(hasEnded(d.id)).toBe(true);
+    expect(existsSync(p.pidFile)).toBe(false);
+    expect(readFileSync(p.logFile, 'utf8')).toMatch(/SIGTERM received/);
+  });
+
+  test('a second daemon on a held pid file is refused before anything is spawned', async () => {
+    const p = plane();
+    const d = await startDaemon(p);
+    const otherLog = join(p.root, 'other.log');
+    const r = await execplane(
+      [
+        'work',
+        '--daemon',
+        '--home',
+        p.home,
+        '--workspace',
+        p.workspace,
+        '--pid-file',
+        p.pidFile,
+        '--log-file',
+        otherLog,
+      ],
+      { cwd: p.workspace },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(new RegExp(`E_PID_FILE_HELD: .*held by a running worker \\(pid ${d.id.pid}\\)`));
+    expect(existsSync(otherLog)).toBe(false); // nothing was started
+    expect(inspectPidFile(p.pidFile)).toMatchObject({ kind: 'live', record: { pid: d.id.pid } });
+  });
+
+  test('a daemon killed with -9 leaves a stale file: stop signals nothing, exits 1 and removes it', async () => {
+    const p = plane();
+    const d = await startDaemon(p);
+    process.kill(d.id.pid, 'SIGKILL');
+    await until('the daemon to end', () => (hasEnded(d.id) ? true : undefined));
+    const s = await execplane(['stop', '--pid-file', p.pidFile]);
+    expect(s.code).toBe(1);
+    expect(s.stdout).toMatch(/is stale: nobody holds it .*nothing signalled; the file was removed/);
+    expect(existsSync(p.pidFile)).toBe(false);
+  });
+
+  test('a stale file naming a reused pid (a live process, another start time): stop exits 1 and the process lives', async () => {
+    const p = plane();
+    const other = await unrelatedProcess();
+    mkdirSync(join(p.root, 'run'));
+    writeFileSync(p.pidFile, record({ pid: other.pid, start_ticks: other.start_ticks + 1 }));
+    const s = await execplane(['stop', '--pid-file', p.pidFile, '--json']);
+    expect(s.code).toBe(1);
+    expect(JSON.parse(s.stdout)).toMatchObject({ kind: 'stale', stopped: false, record: { pid: other.pid } });
+    expect(hasEnded(other)).toBe(false);
+  });
+
+  test('a file held by one live process that names another (even with its right start time) is unverified: never signalled', async () => {
+    const p = plane();
+    const other = await unrelatedProcess();
+    mkdirSync(join(p.root, 'run'));
+    // This test process holds the lock; the record names the sleep, identity and all.
+    const fd = openSync(p.pidFile, 'w+');
+    heldFds.push(fd);
+    expect(fsx.tryLock(fd)).toBe(true);
+    writeSync(fd, record(other));
+    const s = await execplane(['stop', '--pid-file', p.pidFile]);
+    expect(s.code).toBe(1);
+    expect(s.stdout).toMatch(
+      new RegExp(`held by another process, not by pid ${other.pid} that it records; nothing signalled`),
+    );
+    expect(hasEnded(other)).toBe(false);
+    expect(existsSync(p.pidFile)).toBe(true);
+  });
+
+  test('no pid file: stop exits 1 and says so', async () => {
+    const p = plane();
+    const s = await execplane(['stop', '--pid-file', p.pidFile]);
+    expect(s.code).toBe(1);
+    expect(s.stdout).toBe(`${p.pidFile} does not exist: nothing to stop\n`);
+  });
+});
