@@ -8,6 +8,7 @@ import * as cancel from './commands/cancel.js';
 import * as enqueue from './commands/enqueue.js';
 import * as head from './commands/head.js';
 import * as models from './commands/models.js';
+import * as portGuard from './commands/port-guard.js';
 import * as importLegacy from './commands/import-legacy.js';
 import * as killSwitch from './commands/kill-switch.js';
 import * as machine from './commands/machine.js';
@@ -31,6 +32,7 @@ const COMMANDS = [
   importLegacy,
   machine,
   models,
+  portGuard,
 ];
 
 export function buildProgram(): Command {
@@ -41,7 +43,8 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       `
-Exit codes: 0 ok; 1 refused, findings or a corrupt ledger; 2 usage or invalid input.
+Exit codes: 0 ok; 1 refused, findings or a corrupt ledger; 2 usage or invalid input;
+3 work: the kill switch is on; 42 port-guard: the port is not free.
 Docs: docs/cli.md`,
     );
   for (const c of COMMANDS) c.register(program);
