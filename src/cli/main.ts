@@ -9,6 +9,7 @@ import * as enqueue from './commands/enqueue.js';
 import * as head from './commands/head.js';
 import * as health from './commands/health.js';
 import * as models from './commands/models.js';
+import * as portGuard from './commands/port-guard.js';
 import * as importLegacy from './commands/import-legacy.js';
 import * as killSwitch from './commands/kill-switch.js';
 import * as machine from './commands/machine.js';
@@ -41,6 +42,7 @@ const COMMANDS = [
   health,
   service,
   stop,
+  portGuard,
 ];
 
 export function buildProgram(): Command {
@@ -51,7 +53,8 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       `
-Exit codes: 0 ok; 1 refused, findings or a corrupt ledger; 2 usage or invalid input.
+Exit codes: 0 ok; 1 refused, findings or a corrupt ledger; 2 usage or invalid input;
+3 work: the kill switch is on; 42 port-guard: the port is not free.
 Docs: docs/cli.md`,
     );
   for (const c of COMMANDS) c.register(program);

@@ -38,11 +38,12 @@ export function loadPlaneConfig(home: string): LoadedPlaneConfig {
     );
   }
   const problems = configSchemaProblems(value);
-  if (!problems.length) problems.push(...modelProblems(value as PlaneConfig));
+  if (!problems.length)
+    problems.push(...modelProblems(value as PlaneConfig), ...portGuardProblems(value as PlaneConfig));
   if (problems.length) {
     throw new UsageError(
       'E_CONFIG',
-      `${path}: ${problems.join('; ')} (see schemas/config.schema.json, docs/sandbox.md and docs/model-lane.md)`,
+      `${path}: ${problems.join('; ')} (see schemas/config.schema.json, docs/sandbox.md, docs/model-lane.md and docs/operations.md)`,
     );
   }
   return { config: value as PlaneConfig, path };
@@ -66,5 +67,27 @@ export function modelProblems(config: PlaneConfig): string[] {
     out.push(
       `default_model ${JSON.stringify(def)} names no model in models (known: stub${names.map((n) => `, ${n}`).join('')})`,
     );
+  return out;
+}
+
+/**
+ * What the schema cannot say about `port_guard` (docs/operations.md, "The model server's port"):
+ * each pattern is a JavaScript regular expression, compiled with the `u` flag as the port guard
+ * compiles it (src/ops/port-guard.ts), so a typo is refused when the file is read, not when a
+ * stray process holds the port.
+ */
+export function portGuardProblems(config: PlaneConfig): string[] {
+  const out: string[] = [];
+  for (const key of ['known_holders', 'extra_known_holders'] as const) {
+    for (const pattern of config.port_guard?.[key] ?? []) {
+      try {
+        new RegExp(pattern, 'u');
+      } catch (err) {
+        out.push(
+          `port_guard.${key}: ${JSON.stringify(pattern)} is not a valid regular expression (${(err as Error).message})`,
+        );
+      }
+    }
+  }
   return out;
 }

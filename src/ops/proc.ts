@@ -16,27 +16,15 @@ export interface ProcessIdentity {
   readonly start_ticks: number;
 }
 
-/** The start time of `pid` (I1), or undefined when there is no such process or /proc says nothing. */
-export function processStartTicks(pid: number, procRoot = '/proc'): number | undefined {
-  // rest[0] is field 3 (state); field 22 is rest[19].
-  const ticks = Number(statFields(pid, procRoot)?.[19]);
-  return Number.isSafeInteger(ticks) && ticks >= 0 ? ticks : undefined;
+/** What /proc/PID/stat says of a process that the rest of ops needs: its state and start time (I1). */
+export interface ProcessStat {
+  /** Field 3: R, S, D, T, Z (a zombie: exited, not yet reaped), X (dead), … */
+  readonly state: string;
+  readonly start_ticks: number;
 }
 
-/**
- * Whether the process `id` names has ended: gone, its pid reused (I1), or a zombie. A zombie keeps
- * its /proc entry, start time included, until its parent reaps it — and in a container whose PID 1
- * reaps nothing, never — yet it holds no file, lock or port and runs nothing.
- */
-export function hasEnded(id: ProcessIdentity, procRoot = '/proc'): boolean {
-  const fields = statFields(id.pid, procRoot);
-  return (
-    fields === undefined || Number(fields[19]) !== id.start_ticks || fields[0] === 'Z' || fields[0] === 'X'
-  );
-}
-
-/** The fields of /proc/PID/stat from field 3 (state) on, or undefined (I2). */
-function statFields(pid: number, procRoot: string): string[] | undefined {
+/** Fields 3 and 22 of /proc/PID/stat, or undefined when there is no such process or /proc says nothing. */
+export function processStat(pid: number, procRoot = '/proc'): ProcessStat | undefined {
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   let stat: string;
   try {
@@ -46,7 +34,39 @@ function statFields(pid: number, procRoot: string): string[] | undefined {
   }
   // The command name (field 2) is in parentheses and may itself hold spaces and ')': the fields
   // after it start after the last ')'.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state); field 22 is rest[19].
+  const state = rest[0] ?? '';
+  const ticks = Number(rest[19]);
+  return /^[A-Za-z]$/.test(state) && Number.isSafeInteger(ticks) && ticks >= 0
+    ? { state, start_ticks: ticks }
+    : undefined;
+}
+
+/** The start time of `pid` (I1), or undefined when there is no such process or /proc says nothing. */
+export function processStartTicks(pid: number, procRoot = '/proc'): number | undefined {
+  return processStat(pid, procRoot)?.start_ticks;
+}
+
+/**
+ * The identity of the process running under `pid`: undefined when there is none, or it has
+ * exited and is only a zombie waiting for its parent (it holds no files and no sockets any more,
+ * and a signal does nothing to it).
+ */
+export function runningIdentity(pid: number, procRoot = '/proc'): ProcessIdentity | undefined {
+  const stat = processStat(pid, procRoot);
+  return stat && stat.state !== 'Z' && stat.state !== 'X'
+    ? { pid, start_ticks: stat.start_ticks }
+    : undefined;
+}
+
+/**
+ * Whether the process `id` names has ended: gone, its pid reused (I1), or a zombie. A zombie keeps
+ * its /proc entry, start time included, until its parent reaps it — and in a container whose PID 1
+ * reaps nothing, never — yet it holds no file, lock or port and runs nothing.
+ */
+export function hasEnded(id: ProcessIdentity, procRoot = '/proc'): boolean {
+  return runningIdentity(id.pid, procRoot)?.start_ticks !== id.start_ticks;
 }
 
 /** The identity of a live process, or undefined (I2). */
