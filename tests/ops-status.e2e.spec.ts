@@ -12,6 +12,7 @@ import type { PlaneStatus } from '../src/ops/status.js';
 import type { Health } from '../src/ops/health.js';
 import { requireDist } from './helpers/cli.js';
 import { FAKE_MODEL, startFakeOpenAi, type FakeOpenAi } from './helpers/fake-openai.js';
+import { freePort, isAlive, startHttpServer, startListener, stopListeners } from './helpers/listeners.js';
 import { cli, startWorkProcess, untilOutput } from './helpers/procs.js';
 import { agentSpec } from './helpers/specs.js';
 import { useTmpDirs } from './helpers/tmp.js';
@@ -25,6 +26,7 @@ beforeAll(() => requireDist());
 afterEach(async () => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
   for (const s of servers.splice(0)) await s.close();
+  await stopListeners();
 });
 
 function testRunnerSpec(commands: string[][], o: { slots?: number; max_attempts?: number } = {}) {
@@ -209,6 +211,42 @@ describe('status', () => {
 
     const unprobed = await status(home, ['--no-probe']);
     expect(unprobed.models.map((m) => m.error_code)).toEqual(['not_probed', 'not_probed']);
+  });
+
+  it('a model endpoint down because a stranger holds its port: the hint names it; a silent model server of ours gets another hint', async () => {
+    const { home, ws } = plane();
+    await enqueue(home, agentSpec());
+    const strangerPort = await freePort();
+    const stranger = await startHttpServer('unknown-holder', '127.0.0.1', strangerPort, ws);
+    const ourPort = await freePort();
+    const silent = await startListener('vllm-stuck', '127.0.0.1', ourPort, ws);
+    writeConfig(home, {
+      models: [
+        { name: 'taken', base_url: `http://127.0.0.1:${strangerPort}/v1`, model: 'm' },
+        { name: 'loading', base_url: `http://127.0.0.1:${ourPort}/v1`, model: 'm' },
+      ],
+    });
+    const s = await status(home, ['--timeout-ms', '1000']);
+    const taken = s.models.find((m) => m.name === 'taken')!;
+    expect(taken.ok).toBe(false);
+    expect(taken.hint).toBe(
+      `model endpoint down: port ${strangerPort} held by unknown process (pid=${stranger.id.pid}, cmd="unknown-holder -m http.server ${strangerPort} --bind 127.0.0.1"); stop it or free the port, then restart the model service`,
+    );
+    const loading = s.models.find((m) => m.name === 'loading')!;
+    expect(loading).toMatchObject({ ok: false, error_code: 'model_timeout' });
+    expect(loading.hint).toMatch(
+      new RegExp(`^port ${ourPort} is held by a model server \\(pid=${silent.id.pid}, `),
+    );
+    const text = await cli(['status', '--home', home, '--timeout-ms', '1000']);
+    expect(text.stdout).toContain(`port ${strangerPort} held by unknown process (pid=${stranger.id.pid}`);
+    const h = await health(home, ['--timeout-ms', '1000']);
+    expect(h.code).toBe(1);
+    expect(h.health.degraded.find((d) => d.message.includes('taken'))!.message).toContain(
+      'held by unknown process',
+    );
+    // status only looks: nobody was signalled.
+    expect(isAlive(stranger.id)).toBe(true);
+    expect(isAlive(silent.id)).toBe(true);
   });
 
   it('--format prometheus: valid text exposition, every sample of a declared metric', async () => {

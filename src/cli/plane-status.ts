@@ -6,6 +6,7 @@ import { Option } from 'commander';
 import { loadPlaneConfig } from '../config/plane-config.js';
 import { assertPlaneExists } from '../ledger/paths.js';
 import { Plane } from '../plane.js';
+import { knownHolderPatterns, portHint } from '../ops/port-guard.js';
 import { planeStatus, type PlaneStatus } from '../ops/status.js';
 import { parsePositiveInt } from './options.js';
 
@@ -34,6 +35,7 @@ export async function gatherStatus(opts: GatherOptions): Promise<PlaneStatus> {
   // Before the fold: a malformed config.json is a usage error whatever the ledger holds.
   const { config } = loadPlaneConfig(opts.home);
   const { probeModel } = await import('../model/probe.js');
+  const patterns = knownHolderPatterns(config.port_guard ?? {});
   const plane = Plane.open(opts.home);
   try {
     return await planeStatus(plane, {
@@ -42,6 +44,7 @@ export async function gatherStatus(opts: GatherOptions): Promise<PlaneStatus> {
       models: config.models ?? [],
       probeTimeoutMs: opts.timeoutMs,
       ...(opts.probe ? { probe: (e, ms) => probeModel(e, process.env, ms) } : {}),
+      portHint: (port, code) => portHint(port, patterns, code),
     });
   } finally {
     plane.close();

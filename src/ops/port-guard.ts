@@ -273,3 +273,32 @@ function quote(text: string): string {
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }
+
+/**
+ * What `status` says of a down model endpoint on this machine, from who holds its port, so an
+ * operator knows whether to free the port or restart the server: a stranger on the port explains
+ * any failure (a 404 from someone's web server too); a model server of ours, or nobody, only a
+ * server that does not answer (`errorCode` model_unreachable, model_timeout). Undefined: nothing
+ * the port says explains the failure (a 401 from our own server is its key's business).
+ */
+export function portHint(
+  port: number,
+  patterns: readonly RegExp[],
+  errorCode: string | undefined,
+  procRoot = '/proc',
+): string | undefined {
+  const silent = errorCode === 'model_unreachable' || errorCode === 'model_timeout';
+  const probe = portHolders(port, procRoot);
+  if (probe.kind === 'free')
+    return silent
+      ? `nothing listens on port ${port}: start the model server (systemctl --user start execplane-model)`
+      : undefined;
+  if (probe.kind === 'probe_failed') return `who holds port ${port} cannot be read (${probe.why})`;
+  const unknown = probe.holders.find((h) => !isKnownHolder(h, patterns));
+  if (unknown)
+    return `model endpoint down: port ${port} held by unknown process (pid=${unknown.pid}, cmd=${quote(unknown.cmd)}); stop it or free the port, then restart the model service`;
+  const known = probe.holders[0]!;
+  return silent
+    ? `port ${port} is held by a model server (pid=${known.pid}, cmd=${quote(known.cmd)}) that does not answer: it may still be loading; else restart the model service (\`execplane port-guard ${port}\` reclaims the port)`
+    : undefined;
+}

@@ -54,8 +54,8 @@ export interface StatusOptions {
   /** Probes one endpoint within `timeoutMs`; omitted: endpoints are listed, not probed. */
   readonly probe?: (endpoint: ModelEndpoint, timeoutMs: number) => Promise<EndpointProbe>;
   readonly probeTimeoutMs: number;
-  /** Says who holds a down local endpoint's port, for the hint (port-guard); optional. */
-  readonly portHint?: (port: number) => string | undefined;
+  /** Says who holds a down local endpoint's port, for the hint (port-guard.ts); optional. */
+  readonly portHint?: (port: number, errorCode: string | undefined) => string | undefined;
 }
 
 export interface LeaseStatus {
@@ -422,7 +422,7 @@ async function probeModels(options: StatusOptions): Promise<ModelStatus[]> {
       const p = await probe(m, options.probeTimeoutMs);
       if (p.ok || !options.portHint) return p;
       const port = localPort(m.base_url);
-      const hint = port === undefined ? undefined : options.portHint(port);
+      const hint = port === undefined ? undefined : options.portHint(port, p.error_code);
       return hint ? { ...p, hint } : p;
     }),
   );
