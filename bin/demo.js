@@ -2,8 +2,8 @@
 // `npm run demo`: the main job end to end on the embedded default, in a fresh plane under the
 // system's temporary directory (never inside the workspace: jobs could change it) with this
 // checkout as the workspace — enqueue the sample jobs, run two real workers until the queue
-// drains, then replay the ledger and audit it with its evidence files. Each step runs the real
-// CLI, printed as a user would type it; the demo fails if any step does.
+// drains, then replay the ledger, audit it with its evidence files and check the plane's health.
+// Each step runs the real CLI, printed as a user would type it; the demo fails if any step does.
 // EXECPLANE_DEMO_HOME picks another home.
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -57,6 +57,7 @@ if (codes.some((c) => c !== 0)) {
 }
 await step(['replay', '--home', home]);
 await step(['audit', '--home', home, '--evidence']);
+await step(['health', '--home', home]);
 
 // The agent job's timeline: the offline stub model (docs/model-lane.md) asked for tools, and each
 // call is a tool_call event appended before the tool ran.

@@ -20,6 +20,7 @@ test('the demo drains the sample jobs through real workers and its ledger audits
   });
   expect(demo.exitCode, demo.stderr).toBe(0);
   expect(demo.stdout).toMatch(/jobs {10}4 \(complete 4\)/);
+  expect(demo.stdout).toMatch(/^healthy$/m);
   expect(demo.stdout).toContain(`the plane's home is ${home}`);
   // The agent job's tool calls, as `show` prints them: the offline model listed, then read.
   expect(demo.stdout).toMatch(
