@@ -199,7 +199,7 @@ export async function planeStatus(plane: Plane, options: StatusOptions): Promise
       });
     }
   }
-  leases.sort((a, b) => a.expires_in_sec - b.expires_in_sec || a.job_id.localeCompare(b.job_id));
+  leases.sort((a, b) => a.expires_in_sec - b.expires_in_sec || byText(a.job_id, b.job_id));
 
   const tail = readTail(paths.ledger);
   const workers = workerStatuses(plane, leases, tail, now);
@@ -343,7 +343,7 @@ function workerStatuses(
     }
   }
   const rank = (w: WorkerStatus) => (w.alive === true ? 0 : w.alive === null ? 1 : 2);
-  return [...byId.values()].sort((a, b) => rank(a) - rank(b) || a.worker_id.localeCompare(b.worker_id));
+  return [...byId.values()].sort((a, b) => rank(a) - rank(b) || byText(a.worker_id, b.worker_id));
 }
 
 /** Every queued job's reason, grouped by reason, most common first (T3). */
@@ -361,7 +361,7 @@ function waitingReasons(
     g.count += 1;
     if (g.examples.length < EXAMPLES_PER_REASON) g.examples.push(id);
   }
-  return [...groups.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+  return [...groups.values()].sort((a, b) => b.count - a.count || byText(a.reason, b.reason));
 }
 
 /** Why one queued job is not running yet, in words an operator can act on (T3). */
@@ -484,3 +484,6 @@ function readTail(ledger: string): TailEvent[] {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** Code-unit order: localeCompare costs ~1 µs a call, which a 1M-event plane's leases add up. */
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
