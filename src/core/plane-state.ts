@@ -141,6 +141,14 @@ export class PlaneState {
     );
   }
 
+  /** How many jobs are in each state (every state named, 0 included), without loading contexts. */
+  countByState(): Record<JobStateValue, number> {
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStateValue, number>;
+    for (const job of this.#jobs.values()) counts[job.value] += 1;
+    for (const stub of this.#stubs.values()) counts[stub.value] += 1;
+    return counts;
+  }
+
   /** Every job id, in no particular order. */
   *ids(): IterableIterator<string> {
     yield* this.#jobs.keys();

@@ -3,7 +3,8 @@
  * why is this job still queued — answered from the checkpoint plus the ledger's tail, so it
  * costs the same on any ledger size (docs/operations.md, "Status and health").
  *
- * T1. A read, never a write: status takes no lock, appends nothing, writes no checkpoint.
+ * T1. A read: status takes no lock and appends nothing (the CLI may refresh checkpoint.json, the
+ *     cache, as `replay` does).
  * T2. Bounded work: the fold starts at checkpoint.json; workers' recent activity is read from the
  *     last TAIL_BYTES of the ledger; model probes run in parallel under one timeout.
  * T3. Every queued job has a reason an operator can read (`waiting`), decided from the plane's
@@ -172,16 +173,7 @@ export async function planeStatus(plane: Plane, options: StatusOptions): Promise
   const age = (ms: number) => round1((now - ms) / 1000);
   const modelsPromise = probeModels(options);
 
-  const counts: Record<string, number> = {
-    queued: 0,
-    claimed: 0,
-    running: 0,
-    complete: 0,
-    failed: 0,
-    expired: 0,
-    cancelled: 0,
-  };
-  for (const id of state.ids()) counts[state.jobState(id)!]! += 1;
+  const counts = state.countByState();
 
   const leases: LeaseStatus[] = [];
   for (const s of ['claimed', 'running'] as const) {

@@ -67,6 +67,7 @@ export function statusLines(s: PlaneStatus): string[] {
   out.push(`head        ${s.head}  (${s.events} events)`);
   if (s.last_event)
     out.push(`last event  ${s.last_event.event} ${s.last_event.job_id}, ${ago(s.last_event.age_sec)}`);
+  if (s.checkpoint_rejected) out.push(`checkpoint  not used (${s.checkpoint_rejected}); folded from line 1`);
   if (s.torn_tail) out.push(`torn tail   ${s.torn_tail.bytes} byte(s) at offset ${s.torn_tail.offset}`);
   if (s.ledger_ahead_sec !== null)
     out.push(`clock       the ledger's time is ${s.ledger_ahead_sec} s ahead of this machine's`);
