@@ -4,7 +4,7 @@
  * killed with -9, jobs no running worker can run), with real worker processes and a real HTTP
  * server on 127.0.0.1 — and `retry`, the operator's redrive, with its refusals.
  */
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -247,6 +247,29 @@ describe('status', () => {
     // status only looks: nobody was signalled.
     expect(isAlive(stranger.id)).toBe(true);
     expect(isAlive(silent.id)).toBe(true);
+  });
+
+  it('a plane with no usable checkpoint: status folds it, says so, and leaves a checkpoint the next status starts from', async () => {
+    const { home } = plane();
+    const specs = Array.from({ length: 10_000 }, (_, i) =>
+      agentSpec({ job_id: `job-bulk${String(i).padStart(5, '0')}` }),
+    );
+    const r = await cli(['enqueue', '--home', home, '--file', '-'], { input: JSON.stringify(specs) });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const checkpoint = join(home, 'checkpoint.json');
+    expect(existsSync(checkpoint)).toBe(false);
+    const first = await status(home);
+    expect(first.counts.queued).toBe(10_000);
+    expect(existsSync(checkpoint)).toBe(true);
+    writeFileSync(checkpoint, 'garbage\n');
+    const rejected = await cli(['status', '--home', home]);
+    expect(rejected.exitCode).toBe(0);
+    expect(rejected.stderr).toMatch(/warning: checkpoint.json ignored \(.*\); folded from line 1/);
+    expect(rejected.stdout).toMatch(/^checkpoint {2}not used/m);
+    const again = await cli(['status', '--home', home, '--json']);
+    expect(again.stderr).toBe('');
+    expect((JSON.parse(again.stdout) as PlaneStatus).checkpoint_rejected).toBeNull();
+    expect((JSON.parse(again.stdout) as PlaneStatus).head).toBe(first.head);
   });
 
   it('--format prometheus: valid text exposition, every sample of a declared metric', async () => {
