@@ -111,6 +111,7 @@ describe('status', () => {
     });
     expect(s.waiting).toEqual([{ ...s.oldest_queued!.waiting, count: 1, examples: [id] }]);
     expect(s.kill_switch).toEqual({ on: false, reason: null });
+    expect(s.recent).toEqual({ window_sec: 900, events: 1, completed: 0, failed: 0 });
 
     const h = await health(home);
     expect(h.code).toBe(0);
@@ -210,7 +211,15 @@ describe('status', () => {
     expect(h.health.degraded[0]!.message).toContain(`127.0.0.1:${port}`);
 
     const unprobed = await status(home, ['--no-probe']);
-    expect(unprobed.models.map((m) => m.error_code)).toEqual(['not_probed', 'not_probed']);
+    expect(unprobed.models.map((m) => [m.ok, m.error_code])).toEqual([
+      [null, 'not_probed'],
+      [null, 'not_probed'],
+    ]);
+    // Not probed is not down: nothing is known against them.
+    const blind = await health(home, ['--no-probe']);
+    expect(blind.code).toBe(0);
+    const prom = await cli(['status', '--home', home, '--format', 'prometheus', '--no-probe']);
+    expect(prom.stdout).not.toMatch(/^execplane_model_up\{/m);
   });
 
   it('a model endpoint down because a stranger holds its port: the hint names it; a silent model server of ours gets another hint', async () => {
@@ -296,6 +305,22 @@ describe('status', () => {
     expect(r.stdout).toContain('execplane_jobs{state="queued"} 1');
     expect(r.stdout).toContain('execplane_healthy 0');
     expect(r.stdout).toContain('execplane_degraded{code="kill_switch_on"} 1');
+    expect(r.stdout).toMatch(/^execplane_status_timestamp_seconds \d+(\.\d+)?$/m);
+
+    // Two reasons with one code are one series (a repeated label set breaks the textfile collector).
+    const [a, b] = [await closedPort(), await closedPort()];
+    writeConfig(home, {
+      models: [
+        { name: 'a', base_url: `http://127.0.0.1:${a}/v1`, model: 'm' },
+        { name: 'b', base_url: `http://127.0.0.1:${b}/v1`, model: 'm' },
+      ],
+    });
+    const two = await cli(['status', '--home', home, '--format', 'prometheus', '--timeout-ms', '2000']);
+    const series = two.stdout.split('\n').filter((l) => l.startsWith('execplane_'));
+    expect(series.filter((l) => l.startsWith('execplane_degraded{code="model_down"}'))).toEqual([
+      'execplane_degraded{code="model_down"} 2',
+    ]);
+    expect(new Set(series.map((l) => l.replace(/ [^ ]+$/, ''))).size).toBe(series.length);
   });
 });
 
@@ -401,6 +426,22 @@ describe('status with real workers', () => {
     await nb;
   });
 
+  it('a --worker-id the event schema refuses is refused before anything is written (it names a file under workers/)', async () => {
+    const { home, ws } = plane();
+    await enqueue(home, agentSpec());
+    writeConfig(home, {});
+    const before = readFileSync(join(home, 'jobs.jsonl'));
+    for (const id of ['../config', 'a/b', '', 'x'.repeat(129)]) {
+      const r = await cli(['work', '--home', home, '--workspace', ws, '--worker-id', id, '--once'], {
+        cwd: ws,
+      });
+      expect(r.exitCode, id).toBe(2);
+      expect(r.stderr).toMatch(/E_USAGE: --worker-id .* is not a worker id/);
+    }
+    expect(readFileSync(join(home, 'config.json'), 'utf8')).toBe('{}');
+    expect(readFileSync(join(home, 'jobs.jsonl')).equals(before)).toBe(true);
+  });
+
   it('work logs: a timestamp on every text line, and with --log-format json the error of a failed attempt', async () => {
     const { home, ws } = plane();
     const id = await enqueue(home, testRunnerSpec([['not-an-allowed-program']], { max_attempts: 1 }));
@@ -456,6 +497,12 @@ describe('retry', () => {
       reason: 'allowlist fixed',
     });
     expect((last.not_before_unix as number) * 1000).toBeLessThanOrEqual(Date.parse(last.ts_utc as string));
+
+    const shown = await cli(['show', id, '--home', home]);
+    expect(shown.stdout).toMatch(/retry .*attempt 2 not before .* \(by operator\): allowlist fixed/);
+    const long = await cli(['retry', id, '--home', home, '--reason', 'x'.repeat(1001)]);
+    expect(long.exitCode).toBe(2);
+    expect(long.stderr).toMatch(/E_USAGE: --reason is 1001 characters; at most 1000/);
 
     expect((await run()).exitCode).toBe(0);
     const before = readFileSync(ledger);

@@ -93,7 +93,18 @@ export function assertHomeOutsideWorkspace(home: string, workspace: string): voi
 
 /** Commands that act on an existing plane refuse a home that is not there (a typo must not create one). */
 export function assertPlaneExists(home: string): void {
-  if (!existsSync(planePaths(home).ledger)) {
+  const ledger = planePaths(home).ledger;
+  try {
+    statSync(ledger);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR')
+      throw new UsageError(
+        'E_INPUT',
+        `cannot read ${ledger} (${code ?? 'error'}); check who owns the plane's home and its permissions`,
+      );
+  }
+  if (!existsSync(ledger)) {
     throw new UsageError(
       'E_INPUT',
       `no plane at ${home} (no jobs.jsonl); pass --home DIR (or set EXECPLANE_HOME), or enqueue a job first`,

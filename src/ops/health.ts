@@ -41,7 +41,7 @@ export function healthOf(status: PlaneStatus): Health {
     });
   }
   for (const m of status.models) {
-    if (m.ok) continue;
+    if (m.ok !== false) continue; // up, or not probed (--no-probe): nothing known against it
     degraded.push({
       code: 'model_down',
       message: `model endpoint ${m.name} (${m.endpoint ?? '?'}) is down: ${m.error_code ?? '?'}: ${m.message ?? ''}${m.hint ? `; ${m.hint}` : ''}`,

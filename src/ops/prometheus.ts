@@ -21,12 +21,19 @@ export function prometheusText(status: PlaneStatus, health: Health): string {
   };
   const one = (v: number): ReadonlyArray<readonly [Labels, number]> => [[{}, v]];
 
-  metric('up', 'The status could be read (1).', one(1));
+  // When this file is not rewritten (status failed), its timestamp says how old it is.
+  metric(
+    'status_timestamp_seconds',
+    'When this status was read (Unix time).',
+    one(Date.parse(status.checked_utc) / 1000),
+  );
   metric('healthy', '1 when `execplane health` would exit 0.', one(health.healthy ? 1 : 0));
+  const byCode = new Map<string, number>();
+  for (const r of health.degraded) byCode.set(r.code, (byCode.get(r.code) ?? 0) + 1);
   metric(
     'degraded',
-    'Reasons `execplane health` reports, by code.',
-    health.degraded.map((r) => [{ code: r.code }, 1] as const),
+    'Reasons `execplane health` reports, counted by code (one series per code).',
+    [...byCode].map(([code, n]) => [{ code }, n] as const),
   );
   metric('ledger_events', 'Events in the ledger (its head seq).', one(status.events));
   metric(
@@ -65,13 +72,13 @@ export function prometheusText(status: PlaneStatus, health: Health): string {
   );
   metric(
     'model_up',
-    'Whether each configured model endpoint answered its probe.',
-    status.models.map((m) => [{ model: m.name }, m.ok ? 1 : 0] as const),
+    'Whether each configured model endpoint answered its probe (not written for --no-probe).',
+    status.models.filter((m) => m.ok !== null).map((m) => [{ model: m.name }, m.ok ? 1 : 0] as const),
   );
   metric(
     'model_probe_seconds',
     'How long each model probe took.',
-    status.models.map((m) => [{ model: m.name }, m.latency_ms / 1000] as const),
+    status.models.filter((m) => m.ok !== null).map((m) => [{ model: m.name }, m.latency_ms / 1000] as const),
   );
   return out.join('\n') + '\n';
 }

@@ -10,11 +10,17 @@
  * R3. The registry is advice for operators, never an input of a decision: claims, leases and
  *     audit read only the ledger.
  */
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isExecplaneError, RefusedError } from '../errors.js';
 import type { PlanePaths } from '../ledger/paths.js';
-import { holdPidFile, inspectPidFile, type HeldPidFile, type PidRecord } from './pid-file.js';
+import {
+  holdPidFile,
+  inspectPidFile,
+  removeStalePidFile,
+  type HeldPidFile,
+  type PidRecord,
+} from './pid-file.js';
 
 /** Why a worker does not claim jobs of a kind, or null when it runs them. */
 export interface WorkerRefusals {
@@ -98,7 +104,8 @@ function sweepStale(paths: PlanePaths): void {
   for (const w of listWorkers(paths)) {
     if (w.alive || w.why !== 'its process is gone') continue;
     try {
-      if (Date.now() - statSync(w.file).mtimeMs >= STALE_KEEP_MS) rmSync(w.file, { force: true });
+      // Removed under its lock, and only while the path still names that file (H5 of pid-file.ts).
+      if (Date.now() - statSync(w.file).mtimeMs >= STALE_KEEP_MS) removeStalePidFile(w.file);
     } catch {
       // Gone already, or not ours to remove: it stays listed as not alive.
     }

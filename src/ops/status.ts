@@ -98,7 +98,9 @@ export interface WaitingReason extends Waiting {
   readonly examples: readonly string[];
 }
 
-export interface ModelStatus extends EndpointProbe {
+export interface ModelStatus extends Omit<EndpointProbe, 'ok'> {
+  /** Whether it answered its probe; null when it was not probed (--no-probe). */
+  readonly ok: boolean | null;
   readonly hint?: string;
 }
 
@@ -145,7 +147,7 @@ export interface PlaneStatus {
   readonly workers: readonly WorkerStatus[];
   /** Every queued job's reason, grouped (T3). */
   readonly waiting: readonly WaitingReason[];
-  /** Events of the last minutes, from the tail (window_sec says how far back it reaches). */
+  /** Events of the last RECENT_WORKER_SEC, or as far back as the tail reaches (window_sec). */
   readonly recent: {
     readonly window_sec: number;
     readonly events: number;
@@ -193,7 +195,7 @@ export async function planeStatus(plane: Plane, options: StatusOptions): Promise
   }
   leases.sort((a, b) => a.expires_in_sec - b.expires_in_sec || byText(a.job_id, b.job_id));
 
-  const tail = readTail(paths.ledger);
+  const { events: tail, whole } = readTail(paths.ledger);
   const workers = workerStatuses(plane, leases, tail, now);
   const killSwitch = killSwitchState(paths);
   const waiting = waitingReasons(plane, now, killSwitch, workers);
@@ -215,7 +217,9 @@ export async function planeStatus(plane: Plane, options: StatusOptions): Promise
 
   const head = state.head;
   const last = tail.at(-1);
-  const windowStart = tail.length ? Date.parse(tail[0]!.ts_utc) : now;
+  // The whole ledger is in the tail: the window is the full RECENT_WORKER_SEC; else only as far
+  // back as the tail's first line.
+  const windowStart = whole || !tail.length ? -Infinity : Date.parse(tail[0]!.ts_utc);
   const windowMs = Math.min(RECENT_WORKER_SEC * 1000, Math.max(0, now - windowStart));
   const recentEvents = tail.filter((e) => Date.parse(e.ts_utc) >= now - windowMs);
   const torn = plane.store.torn;
@@ -402,7 +406,7 @@ async function probeModels(options: StatusOptions): Promise<ModelStatus[]> {
       name: m.name,
       endpoint: m.base_url,
       model: m.model,
-      ok: false,
+      ok: null,
       latency_ms: 0,
       error_code: 'not_probed',
       message: 'not probed (--no-probe)',
@@ -439,12 +443,12 @@ export function localPort(baseUrl: string): number | undefined {
  * just verified, or lines the checkpoint covers; a line that does not parse (a torn tail) is left
  * out — the fold reports it.
  */
-function readTail(ledger: string): TailEvent[] {
+function readTail(ledger: string): { events: TailEvent[]; whole: boolean } {
   let fd: number;
   try {
     fd = openSync(ledger, 'r');
   } catch {
-    return [];
+    return { events: [], whole: true };
   }
   try {
     const size = fstatSync(fd).size;
@@ -467,7 +471,7 @@ function readTail(ledger: string): TailEvent[] {
         // A torn tail: the fold's to report.
       }
     }
-    return out;
+    return { events: out, whole: start === 0 };
   } finally {
     closeSync(fd);
   }

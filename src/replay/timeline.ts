@@ -48,7 +48,7 @@ function describe(ev: LedgerEvent): string {
     case 'expire':
       return `lease of ${ev.worker_id} lapsed at ${iso(ev.lease_expires_unix)}`;
     case 'retry':
-      return `attempt ${ev.attempt} not before ${iso(ev.not_before_unix)}${ev.by ? ` (by ${ev.by})` : ''}`;
+      return `attempt ${ev.attempt} not before ${iso(ev.not_before_unix)}${ev.by ? ` (by ${ev.by})` : ''}${ev.reason !== undefined ? `: ${ev.reason}` : ''}`;
     case 'cancel':
       return ev.reason;
   }

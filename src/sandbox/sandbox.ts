@@ -14,6 +14,7 @@
  */
 import type { JobContext } from '../../machines/job.types.js';
 import { canonicalJson, sha256Hex } from '../canonical.js';
+import { startsProcesses } from '../core/job-needs.js';
 import type { JobSpec } from '../schema/types.generated.js';
 import type { IsolationProbe } from './isolation.js';
 import type { CgroupSupport, JobLimits } from './limits.js';
@@ -52,10 +53,6 @@ export interface Sandbox {
   /** The shell the launcher script runs in (dash where there is one: it sets no variables of its own). */
   readonly shell: string;
 }
-
-import { startsProcesses } from '../core/job-needs.js';
-
-export { SPAWNING_JOB_TYPES, startsProcesses } from '../core/job-needs.js';
 
 export type NetworkMode = 'host' | 'netns' | 'unenforced';
 

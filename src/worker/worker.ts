@@ -18,7 +18,7 @@ import { nextBackoffEndMs, pickClaims } from '../core/claim-order.js';
 import { DEFAULT_RETRY_POLICY, nextLeaseExpiryMs, reapCommands, type RetryPolicy } from '../core/reap.js';
 import type { JobContext } from '../../machines/job.types.js';
 import { isExecplaneError, type ExecplaneError } from '../errors.js';
-import { ClockSkewError, LedgerCorruptError, LedgerReplacedError } from '../errors.js';
+import { ClockSkewError, LedgerCorruptError, LedgerReplacedError, UsageError } from '../errors.js';
 import { describeFault, FaultState, machineFaultCode } from './faults.js';
 import { assertHomeOutsideWorkspace, planePaths, type PlanePaths } from '../ledger/paths.js';
 import { MAX_CLOCK_SKEW_MS } from '../ledger/store.js';
@@ -91,6 +91,9 @@ export interface WorkerExit {
 
 export { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC, DEFAULT_POLL_MS } from './defaults.js';
 
+/** A worker id as the event schema has it (schemas/event.schema.json, WorkerId). */
+const WORKER_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
 /** How long a worker has had nothing to run before it refreshes checkpoint.json. */
 export const CHECKPOINT_IDLE_MS = 1_000;
 
@@ -121,6 +124,13 @@ export class Worker {
   private clockCheckedAt = -Infinity;
 
   constructor(private readonly options: WorkerOptions) {
+    // Before anything: the id names its file under workers/ (ops/registry.ts) and goes into every
+    // claim, so one the event schema refuses is refused here, not at the first claim.
+    if (options.workerId !== undefined && !WORKER_ID.test(options.workerId))
+      throw new UsageError(
+        'E_USAGE',
+        `--worker-id ${JSON.stringify(options.workerId)} is not a worker id: 1 to 128 of A-Z a-z 0-9 . _ : @ -`,
+      );
     this.paths = planePaths(options.home);
     this.workspace = realpathSync(options.workspace ?? process.cwd());
     // Before anything is created: a home inside the workspace is the jobs' to change.

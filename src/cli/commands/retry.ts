@@ -12,6 +12,9 @@ interface Opts {
   json?: boolean;
 }
 
+/** The retry event's bound on `reason` (schemas/event.schema.json). */
+const MAX_REASON = 1000;
+
 /** States a job can still leave on its own: a copy of one would run beside it. */
 const ACTIVE = new Set(['queued', 'claimed', 'running']);
 
@@ -48,6 +51,11 @@ spec (without job_id and created_at_utc) as a new job; it prints the new id. See
         throw new UsageError(
           'E_USAGE',
           '--reason is recorded in a retry event, and --as-new appends an enqueue, which has no reason: give one of them',
+        );
+      if (opts.reason !== undefined && opts.reason.length > MAX_REASON)
+        throw new UsageError(
+          'E_USAGE',
+          `--reason is ${opts.reason.length} characters; at most ${MAX_REASON} are kept`,
         );
       assertPlaneExists(opts.home);
       const plane = openPlane(opts.home);

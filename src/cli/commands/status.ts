@@ -104,9 +104,12 @@ export function statusLines(s: PlaneStatus): string[] {
     `recent      ${s.recent.events} events in the last ${s.recent.window_sec} s: ${s.recent.completed} complete, ${s.recent.failed} failed`,
   );
   for (const m of s.models) {
-    const state = m.ok
-      ? `ok ${m.latency_ms} ms${m.model_served === false ? ` (the server does not list ${m.model})` : ''}`
-      : `DOWN ${m.error_code ?? '?'}: ${m.message ?? ''}`;
+    const state =
+      m.ok === null
+        ? 'not probed'
+        : m.ok
+          ? `ok ${m.latency_ms} ms${m.model_served === false ? ` (the server does not list ${m.model})` : ''}`
+          : `DOWN ${m.error_code ?? '?'}: ${m.message ?? ''}`;
     out.push(`model       ${m.name}  ${m.endpoint ?? ''}  ${state}`);
     if (m.hint) out.push(`  ${m.hint}`);
   }
