@@ -5,13 +5,22 @@
  * src/ops/pid-file.ts). Every wait polls under a deadline; nothing asserts how fast.
  */
 import { execa, type ResultPromise } from 'execa';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import fsx from 'fs-native-extensions';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { planePaths } from '../src/ledger/paths.js';
 import { inspectPidFile } from '../src/ops/pid-file.js';
-import { hasEnded, processIdentity, type ProcessIdentity } from '../src/ops/proc.js';
+import { hasEnded, runningIdentity, type ProcessIdentity } from '../src/ops/proc.js';
 import { execplane, requireDist } from './helpers/cli.js';
 import { agentSpec } from './helpers/specs.js';
 import { useTmpDirs } from './helpers/tmp.js';
@@ -69,7 +78,7 @@ async function startDaemon(p: ReturnType<typeof plane>) {
   );
   expect(r.code, r.stderr).toBe(0);
   const pid = Number(r.stdout.trim());
-  const id = processIdentity(pid);
+  const id = runningIdentity(pid);
   expect(id, `daemon pid ${pid} is not running`).toBeDefined();
   started.push(id!);
   return { ...r, id: id! };
@@ -79,7 +88,7 @@ async function startDaemon(p: ReturnType<typeof plane>) {
 async function unrelatedProcess(): Promise<ProcessIdentity> {
   const child = execa('sleep', ['60'], { reject: false });
   children.push(child);
-  return until('sleep to start', () => processIdentity(child.pid!));
+  return until('sleep to start', () => runningIdentity(child.pid!));
 }
 
 const record = (id: ProcessIdentity) =>
@@ -188,5 +197,161 @@ describe('work --daemon and stop --pid-file', () => {
     const s = await execplane(['stop', '--pid-file', p.pidFile]);
     expect(s.code).toBe(1);
     expect(s.stdout).toBe(`${p.pidFile} does not exist: nothing to stop\n`);
+  });
+
+  test('a worker that fails its start checks (malformed config.json): the daemon exits 2 with the E_CONFIG line, and leaves no pid file', async () => {
+    const p = plane();
+    mkdirSync(p.home, { recursive: true });
+    writeFileSync(planePaths(p.home).config, '{"bogus":1}');
+    const r = await execplane(
+      [
+        'work',
+        '--daemon',
+        '--home',
+        p.home,
+        '--workspace',
+        p.workspace,
+        '--pid-file',
+        p.pidFile,
+        '--log-file',
+        p.logFile,
+      ],
+      { cwd: p.workspace, timeoutMs: 60_000 },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^execplane: E_CONFIG: .*config\.json/);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(existsSync(p.pidFile)).toBe(false);
+    expect(existsSync(p.logFile)).toBe(false); // nothing was spawned
+  });
+
+  test('--lease-sec too short with --daemon: exit 2 at once, nothing spawned', async () => {
+    const p = plane();
+    const r = await execplane(
+      ['work', '--daemon', '--home', p.home, '--lease-sec', '0.1', '--pid-file', p.pidFile],
+      {
+        cwd: p.workspace,
+      },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('execplane: E_USAGE: --lease-sec must be at least 0.3\n');
+    expect(existsSync(p.pidFile)).toBe(false);
+  });
+
+  test('EXECPLANE_DAEMON_CHILD in the environment changes nothing: a foreground work still refuses --log-file, and --daemon still starts a daemon', async () => {
+    const p = plane();
+    const env = { EXECPLANE_DAEMON_CHILD: '1' };
+    const fg = await execplane(['work', '--home', p.home, '--max-idle-sec', '1', '--log-file', p.logFile], {
+      cwd: p.workspace,
+      env,
+    });
+    expect(fg.code).toBe(2);
+    expect(fg.stderr).toMatch(/E_USAGE: --log-file goes with --daemon/);
+    const r = await execplane(
+      [
+        'work',
+        '--daemon',
+        '--home',
+        p.home,
+        '--workspace',
+        p.workspace,
+        '--pid-file',
+        p.pidFile,
+        '--log-file',
+        p.logFile,
+      ],
+      { cwd: p.workspace, timeoutMs: 60_000, env },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const pid = Number(r.stdout.trim());
+    started.push(runningIdentity(pid)!);
+    expect(inspectPidFile(p.pidFile)).toMatchObject({ kind: 'live', record: { pid } });
+    // The child's argv is the parent's, --daemon included (D5).
+    expect(inspectPidFile(p.pidFile)).toMatchObject({
+      record: { argv: expect.arrayContaining(['--daemon']) },
+    });
+  });
+});
+
+describe('stop and --pid-file never touch what is not a pid file (H6 of src/ops/pid-file.ts)', () => {
+  async function demoPlane() {
+    const p = plane();
+    const e = await execplane(['enqueue', '--home', p.home, '--demo']);
+    expect(e.code, e.stderr).toBe(0);
+    return { ...p, ledger: planePaths(p.home).ledger, text: readFileSync(planePaths(p.home).ledger, 'utf8') };
+  }
+
+  test('stop --pid-file <the ledger> --home: exit 2, one line, the ledger intact', async () => {
+    const p = await demoPlane();
+    const s = await execplane(['stop', '--home', p.home, '--pid-file', p.ledger]);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toBe(
+      `execplane: E_PID_FILE: --pid-file ${p.ledger} is a file of the plane at ${p.home}, not a pid file; give a path of its own\n`,
+    );
+    expect(readFileSync(p.ledger, 'utf8')).toBe(p.text);
+  });
+
+  test('stop on a file with no pid record, even one flock(2)ed by another process: exit 1, nothing signalled, the file kept', async () => {
+    const p = plane();
+    const file = join(p.root, 'foreign.pid');
+    writeFileSync(file, '999\n');
+    const holder = execa('flock', [file, 'sleep', '30'], { reject: false, stdio: 'ignore' });
+    children.push(holder);
+    const s = await execplane(['stop', '--pid-file', file]);
+    expect(s.code).toBe(1);
+    expect(s.stdout).toBe(
+      `${file}: nobody holds it and it records no pid and start time: not a pid file; nothing signalled\n`,
+    );
+    expect(readFileSync(file, 'utf8')).toBe('999\n');
+  });
+
+  test('stop on a FIFO, a device or a symlink: exit 2 at once, one line', async () => {
+    const p = plane();
+    const fifo = join(p.root, 'fifo');
+    await execa('mkfifo', [fifo]);
+    const link = join(p.root, 'link.pid');
+    writeFileSync(join(p.root, 'target'), record({ pid: 999_999, start_ticks: 1 }));
+    symlinkSync(join(p.root, 'target'), link);
+    for (const [file, says] of [
+      [fifo, 'is not a regular file'],
+      ['/dev/zero', 'lies under /dev'],
+      [link, 'is a symbolic link'],
+    ] as const) {
+      const s = await execplane(['stop', '--pid-file', file], { timeoutMs: 20_000 });
+      expect(s.code, file).toBe(2);
+      expect(s.stderr).toMatch(new RegExp(`^execplane: E_PID_FILE: --pid-file ${file} ${says}.*\\n$`));
+    }
+    expect(existsSync(join(p.root, 'target'))).toBe(true);
+  });
+
+  test('work --pid-file <the ledger>, <config.json>, a symlink or a non-pid file: exit 2, nothing changed', async () => {
+    const p = await demoPlane();
+    const config = planePaths(p.home).config;
+    writeFileSync(config, '{}\n');
+    const precious = join(p.root, 'precious.txt');
+    writeFileSync(precious, 'secret\n');
+    const link = join(p.root, 'sym.pid');
+    symlinkSync(precious, link);
+    for (const [flags, says] of [
+      [['--pid-file', p.ledger], 'is a file of the plane'],
+      [['--pid-file', config], 'is a file of the plane'],
+      [['--pid-file', link], 'is a symbolic link'],
+      [['--pid-file', precious], 'exists and is not a pid file'],
+      [['--daemon', '--log-file', p.ledger], 'E_LOG_FILE: --log-file .* is a file of the plane'],
+      [['--daemon', '--log-file', link], 'E_LOG_FILE: --log-file .* is a symbolic link'],
+      [['--pid-file', '/proc/execplane/w.pid'], 'lies under /proc'],
+    ] as const) {
+      const r = await execplane(['work', '--home', p.home, '--max-idle-sec', '1', ...flags], {
+        cwd: p.workspace,
+        timeoutMs: 20_000,
+      });
+      expect(r.code, flags.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(says));
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    }
+    expect(readFileSync(p.ledger, 'utf8')).toBe(p.text);
+    expect(readFileSync(config, 'utf8')).toBe('{}\n');
+    expect(readFileSync(precious, 'utf8')).toBe('secret\n');
   });
 });

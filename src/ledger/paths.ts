@@ -53,7 +53,7 @@ export function assertReadableFile(path: string): void {
 }
 
 /** `path` with its symlinks resolved as far as it exists (a home need not exist yet). */
-function realPathSoFar(path: string): string {
+export function realPathSoFar(path: string): string {
   const abs = resolve(path);
   try {
     return realpathSync(abs);

@@ -10,16 +10,39 @@
  *     and the parent exits non-zero (2 when the child did: a usage or config error).
  * D3. The child holds the file from before it claims anything until it exits; any exit that runs
  *     JavaScript removes it, and one that does not (kill -9) leaves it stale, never live (H1).
+ * D4. The child takes the file only once everything that can refuse the start (exit 2: flags, the
+ *     home inside the workspace, config.json, the pid and log paths) has been checked — and the
+ *     parent checks the same before it spawns — so a live file means a worker that got past them.
+ * D5. A process is the daemon's child only if its parent says so and is still that parent: the
+ *     parent sets EXECPLANE_DAEMON_CHILD to its own pid and start time (I1 of proc.ts), and the
+ *     child believes it only if its parent process has that identity. The variable in a user's
+ *     environment changes nothing: it names the user's shell (or nobody) only by a deliberate act.
+ *     The child's argv is the parent's, `--daemon` included: no flag is removed by value.
+ * D6. The log is only ever appended to, and only to a regular file reached without a symlink
+ *     (O_NOFOLLOW, fstat): never a plane file, a FIFO or a device (checkOwnFilePath of pid-file.ts).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ExecplaneError, RefusedError } from '../errors.js';
+import { ExecplaneError, RefusedError, UsageError } from '../errors.js';
 import { planePaths } from '../ledger/paths.js';
 import { holdPidFile, inspectPidFile, type HeldPidFile } from './pid-file.js';
+import { runningIdentity, selfIdentity } from './proc.js';
 
-/** Set by the parent in the child's environment: "you are the daemon; hold the pid file". */
+/** Set by the parent in the child's environment to `PID:START_TICKS` of the parent (D5). */
 export const DAEMON_CHILD_ENV = 'EXECPLANE_DAEMON_CHILD';
+
+/**
+ * Whether this process is the child a `work --daemon` started (D5); removes the variable either
+ * way, so that nothing this process starts (a job) inherits it. Call it once, first.
+ */
+export function takeDaemonChildMark(): boolean {
+  const mark = process.env[DAEMON_CHILD_ENV];
+  delete process.env[DAEMON_CHILD_ENV];
+  if (mark === undefined) return false;
+  const parent = runningIdentity(process.ppid);
+  return parent !== undefined && mark === `${parent.pid}:${parent.start_ticks}`;
+}
 
 /** How long the parent waits for the child to take its pid file (a loaded machine starts Node slowly). */
 export const DAEMON_START_TIMEOUT_MS = 15_000;
@@ -37,7 +60,7 @@ export interface DaemonStarted {
 }
 
 export interface StartDaemonOptions {
-  /** The worker's own command line without `--daemon` (process.argv from index 1 on, so the script first). */
+  /** The worker's own command line (process.argv from index 1 on, so the script first; D5). */
   readonly args: readonly string[];
   readonly pidFile: string;
   readonly logFile: string;
@@ -49,13 +72,13 @@ export async function startDaemon(o: StartDaemonOptions): Promise<DaemonStarted>
   const pidFile = resolve(o.pidFile);
   const logFile = resolve(o.logFile);
   refuseIfHeld(pidFile); // D1
-  mkdirSync(dirname(logFile), { recursive: true });
-  const out = openSync(logFile, 'a', 0o644);
-  const logStart = statSync(logFile).size;
+  const out = openLog(logFile);
+  const logStart = fstatSync(out).size;
+  const self = selfIdentity();
   const child = spawn(process.execPath, [...process.execArgv, ...o.args], {
     detached: true, // its own session: no terminal, no SIGHUP when the shell that started it goes
     stdio: ['ignore', out, out],
-    env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
+    env: { ...process.env, [DAEMON_CHILD_ENV]: `${self.pid}:${self.start_ticks}` },
   });
   closeSync(out);
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -93,16 +116,16 @@ export async function startDaemon(o: StartDaemonOptions): Promise<DaemonStarted>
 
 /**
  * In the worker: the pid file this process holds for its life (D3), or undefined when it has
- * none — neither `--pid-file` nor started by `--daemon`.
+ * none — neither `--pid-file` nor the daemon's child (`isDaemon`, D5).
  */
 export function holdWorkerPidFile(o: {
   home: string;
+  isDaemon: boolean;
   pidFile?: string;
   logFile?: string;
   facts: Record<string, unknown>;
 }): HeldPidFile | undefined {
-  const isDaemon = process.env[DAEMON_CHILD_ENV] === '1';
-  delete process.env[DAEMON_CHILD_ENV];
+  const { isDaemon } = o;
   const defaults = defaultDaemonFiles(o.home);
   const path = o.pidFile ?? (isDaemon ? defaults.pidFile : undefined);
   if (path === undefined) return undefined;
@@ -130,13 +153,38 @@ function refuseIfHeld(pidFile: string): void {
     );
 }
 
+/** Opens the log to append to (D6); its directory is made if need be. */
+function openLog(logFile: string): number {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;
+  let fd: number;
+  try {
+    fd = openSync(logFile, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP')
+      throw new UsageError(
+        'E_LOG_FILE',
+        `--log-file ${logFile} is a symbolic link; give the path of the file itself`,
+      );
+    throw err;
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new UsageError(
+      'E_LOG_FILE',
+      `--log-file ${logFile} is not a regular file; give the path of a file`,
+    );
+  }
+  return fd;
+}
+
 /** The last lines the child wrote to its log since `from` (at most 4 KiB). */
 function logTail(logFile: string, from: number): string {
   try {
     const size = statSync(logFile).size;
     const start = Math.max(from, size - 4096);
     const buf = Buffer.alloc(size - start);
-    const fd = openSync(logFile, 'r');
+    const fd = openSync(logFile, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
       readSync(fd, buf, 0, buf.length, start);
     } finally {

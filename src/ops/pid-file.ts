@@ -1,7 +1,8 @@
 /**
  * Pid files that cannot lie: `work --daemon --pid-file FILE` and every worker's entry under
  * `<home>/workers/` (registry.ts) are files a live process holds an exclusive OFD lock on
- * (fs-native-extensions, as the append lock), recording its pid and start time (proc.ts).
+ * (fs-native-extensions, as the append lock), recording its pid and start time (proc.ts). The
+ * paths a user names (`--pid-file`, `--log-file`) are checked first by `checkOwnFilePath`.
  *
  * H1. A file is live only while its holder lives: the kernel drops the lock when the process
  *     dies, `kill -9` included, so a file nobody holds is stale whatever it says.
@@ -15,24 +16,35 @@
  * H5. A lock counts only on the file the path names: a holder that got its lock on a file since
  *     unlinked (a stale file removed by `stop`, a holder's release, an operator's `rm`) drops it
  *     and opens the path again, and nobody removes a path that no longer names the file it locked.
+ * H6. Only a pid file is ever changed or removed: a regular file, reached without following a
+ *     symbolic link, that is empty or holds a pid record (pid, start_ticks, started_at_utc).
+ *     Anything else — a ledger, a config, garbage, a FIFO, a device — is `unverified` to an
+ *     inspector (never `stale`, never removed) and refused by a holder (E_PID_FILE, exit 2).
+ *     Nothing here blocks on what a path names: files are opened O_NONBLOCK and fstat'ed first.
+ * H7. Inspecting needs only read access: whether anyone holds a file is tested with a shared lock
+ *     on a read-only descriptor, which can be taken exactly while nobody holds the exclusive one
+ *     (a monitoring user, a read-only mount). Only removing a stale file needs write access.
  */
 import {
   closeSync,
   fstatSync,
   fsyncSync,
   ftruncateSync,
+  lstatSync,
   mkdirSync,
   openSync,
-  readFileSync,
+  readSync,
   rmSync,
   statSync,
   writeSync,
+  type Stats,
 } from 'node:fs';
 import { constants } from 'node:fs';
-import { dirname } from 'node:path';
-import { RefusedError } from '../errors.js';
+import { dirname, resolve, sep } from 'node:path';
+import { RefusedError, UsageError } from '../errors.js';
+import { planePaths, realPathSoFar } from '../ledger/paths.js';
 import { lockApi } from '../lazy-deps.js';
-import { holdsWriteLock, isSameProcess, selfIdentity, type ProcessIdentity } from './proc.js';
+import { hasEnded, holdsWriteLock, selfIdentity, type ProcessIdentity } from './proc.js';
 
 /** What a held file records: its holder's identity, when it started, and the holder's own facts. */
 export interface PidRecord extends ProcessIdentity {
@@ -42,23 +54,49 @@ export interface PidRecord extends ProcessIdentity {
 
 export type PidFileStatus =
   | { readonly kind: 'absent' }
-  /** Nobody holds it (H1): its holder is gone; `record` is what it left, if readable. */
-  | { readonly kind: 'stale'; readonly record?: PidRecord }
+  /** Nobody holds it (H1) and it holds a pid record (H6): its holder is gone. */
+  | { readonly kind: 'stale'; readonly record: PidRecord }
   /** Held, and its pid still has its start time (H2). */
   | { readonly kind: 'live'; readonly record: PidRecord }
-  /** Held, but the record cannot be trusted (unreadable, or its pid is not the one that wrote it). */
+  /** Not a pid file (H6), or held but its record cannot be trusted (H2). */
   | { readonly kind: 'unverified'; readonly why: string; readonly record?: PidRecord };
+
+/** The fields a record vouches for; a holder's facts never override them (H2). */
+const IDENTITY_KEYS: ReadonlySet<string> = new Set(['pid', 'start_ticks', 'started_at_utc']);
+/** A pid record is a line of JSON; anything longer is not one (and is not read to its end). */
+const MAX_RECORD_BYTES = 64 * 1024;
+/** Node's fs constants; O_NOFOLLOW and O_NONBLOCK exist on Linux, the only platform ops runs on. */
+const { O_RDONLY, O_RDWR, O_CREAT, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;
 
 /** A pid file this process holds; `release` on a clean exit (a crash leaves it stale, H1). */
 export class HeldPidFile {
   #fd: number | undefined;
+  #record: PidRecord;
 
   constructor(
     readonly path: string,
     fd: number,
-    readonly record: PidRecord,
+    record: PidRecord,
   ) {
     this.#fd = fd;
+    this.#record = record;
+  }
+
+  get record(): PidRecord {
+    return this.#record;
+  }
+
+  /**
+   * Rewrites the record in place with `facts` in place of the holder's facts, the identity kept
+   * (H2); the lock is not let go meanwhile. Not fsynced: a crash leaves the file stale whatever it
+   * says (H1). After `release`, does nothing.
+   */
+  update(facts: Record<string, unknown>): void {
+    if (this.#fd === undefined) return;
+    const record = pidRecord(this.#record, facts);
+    ftruncateSync(this.#fd, 0);
+    writeSync(this.#fd, `${JSON.stringify(record)}\n`, 0);
+    this.#record = record;
   }
 
   /** Removes the file (if the path still names it, H5), then lets go of it. */
@@ -70,12 +108,15 @@ export class HeldPidFile {
   }
 }
 
-/** Takes `path` for this process, recording `facts` beside its identity (H3). */
+/**
+ * Takes `path` for this process, recording `facts` after its identity (H3). Refused (E_PID_FILE,
+ * exit 2) when `path` is not a pid file (H6) or lies on a kernel filesystem (checkOwnFilePath).
+ */
 export function holdPidFile(path: string, facts: Record<string, unknown> = {}): HeldPidFile {
+  refuseKernelFs(path, 'the pid file', 'E_PID_FILE');
   mkdirSync(dirname(path), { recursive: true });
   const fd = openLocked(path);
-  // The facts first: none of them may overwrite the identity the file vouches for (H2).
-  const record: PidRecord = { ...facts, ...selfIdentity(), started_at_utc: new Date().toISOString() };
+  const record = pidRecord({ ...selfIdentity(), started_at_utc: new Date().toISOString() }, facts);
   try {
     ftruncateSync(fd, 0);
     writeSync(fd, `${JSON.stringify(record)}\n`, 0);
@@ -87,24 +128,26 @@ export function holdPidFile(path: string, facts: Record<string, unknown> = {}): 
   return new HeldPidFile(path, fd, record);
 }
 
-/** What `path` says about its holder (H1, H2); never throws for a missing or garbled file. */
+/** What `path` says about its holder (H1, H2, H6, H7); never throws, never blocks. */
 export function inspectPidFile(path: string): PidFileStatus {
-  let fd: number;
+  const opened = openChecked(path, O_RDONLY);
+  if (typeof opened !== 'number') return opened;
+  const fd = opened;
   try {
-    fd = openSync(path, constants.O_RDWR);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
-    return { kind: 'unverified', why: `cannot open it (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
-  }
-  try {
-    const record = parseRecord(readFileSync(fd, 'utf8'));
-    const fsx = lockApi();
-    if (fsx.tryLock(fd)) {
-      fsx.unlock(fd);
-      return record ? { kind: 'stale', record } : { kind: 'stale' };
+    let record = readRecord(fd);
+    const held = isHeld(fd);
+    if (typeof held === 'string') return { kind: 'unverified', why: held, ...(record ? { record } : {}) };
+    if (!held)
+      return record
+        ? { kind: 'stale', record }
+        : { kind: 'unverified', why: 'nobody holds it and it records no pid and start time: not a pid file' };
+    // A holder rewriting its record (HeldPidFile.update) leaves it empty for a moment.
+    for (let i = 0; !record && i < 3; i++) {
+      pause(5);
+      record = readRecord(fd);
     }
     if (!record) return { kind: 'unverified', why: 'held, but it records no pid and start time' };
-    if (!isSameProcess(record))
+    if (hasEnded(record))
       return {
         kind: 'unverified',
         why: `held, but pid ${record.pid} is not the process that wrote it`,
@@ -127,29 +170,158 @@ export function inspectPidFile(path: string): PidFileStatus {
 }
 
 /**
- * Removes `path` if it is stale (H1), under its lock, so that a holder starting at that moment
- * cannot be left holding an unlinked file (H5); returns whether it removed it.
+ * Removes `path` if it is stale (H1, H6), under its lock, so that a holder starting at that
+ * moment cannot be left holding an unlinked file (H5); returns whether it removed it.
  */
 export function removeStalePidFile(path: string): boolean {
-  let fd: number;
+  const fd = openChecked(path, O_RDWR);
+  if (typeof fd !== 'number') return false;
   try {
-    fd = openSync(path, constants.O_RDWR);
-  } catch {
-    return false;
-  }
-  try {
-    if (!lockApi().tryLock(fd) || !namesFile(path, fd)) return false;
+    if (!lockApi().tryLock(fd) || !namesFile(path, fd) || !readRecord(fd)) return false;
     rmSync(path, { force: true });
     return true;
+  } catch {
+    return false;
   } finally {
     closeSync(fd); // drops the lock
   }
 }
 
-/** Opens `path` and takes its lock (H3), on the file the path names (H5). */
+/**
+ * `--pid-file` and `--log-file` as given by a user (`flag`), resolved, or a UsageError (exit 2,
+ * `code`) when they name what they must never change (H6): a file of the plane at `home`
+ * (jobs.jsonl, jobs.lock, checkpoint.json, config.json, KILL_SWITCH, anything under evidence/),
+ * a symbolic link, something that is not a regular file, or a path under /proc, /sys or /dev.
+ */
+export function checkOwnFilePath(path: string, o: { flag: string; code: string; home: string }): string {
+  const abs = resolve(path);
+  const what = `${o.flag} ${abs}`;
+  refuseKernelFs(abs, what, o.code);
+  const p = planePaths(o.home);
+  const real = realPathSoFar(abs);
+  const planeFiles = [p.ledger, p.lock, p.checkpoint, p.config, p.killSwitch].map(realPathSoFar);
+  const evidence = realPathSoFar(p.evidence);
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(abs);
+  } catch {
+    // Not there (yet): the plane-file and kernel checks are all there is to do.
+  }
+  const sameFile = (f: string) => {
+    try {
+      const other = statSync(f);
+      return st !== undefined && other.ino === st.ino && other.dev === st.dev;
+    } catch {
+      return false;
+    }
+  };
+  if (
+    planeFiles.includes(real) ||
+    real === evidence ||
+    real.startsWith(evidence + sep) ||
+    planeFiles.some(sameFile)
+  )
+    throw new UsageError(
+      o.code,
+      `${what} is a file of the plane at ${p.home}, not ${o.flag === '--log-file' ? 'a log' : 'a pid file'}; give a path of its own`,
+    );
+  if (st?.isSymbolicLink())
+    throw new UsageError(o.code, `${what} is a symbolic link; give the path of the file itself`);
+  if (st && !st.isFile())
+    throw new UsageError(o.code, `${what} is not a regular file; give the path of a file`);
+  return abs;
+}
+
+/**
+ * Refuses (E_PID_FILE, exit 2) a `path` that exists, is not empty and holds no pid record: what a
+ * holder would refuse at once (H6), said before a worker prepares anything.
+ */
+export function assertPidFileOrAbsent(path: string): void {
+  const fd = openChecked(path, O_RDONLY);
+  if (typeof fd !== 'number') {
+    if (fd.kind === 'unverified' && !fd.why.startsWith('cannot open'))
+      throw new UsageError('E_PID_FILE', `${path}: ${fd.why}`);
+    return;
+  }
+  try {
+    if (fstatSync(fd).size > 0 && !readRecord(fd)) throw notAPidFile(path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const notAPidFile = (path: string) =>
+  new UsageError(
+    'E_PID_FILE',
+    `${path} exists and is not a pid file (it records no pid, start_ticks and started_at_utc); give a path of its own, or remove the file if it is yours`,
+  );
+
+/** /proc, /sys and /dev hold no pid files or logs (and mkdir there can spin forever in Node). */
+function refuseKernelFs(path: string, what: string, code: string): void {
+  const real = realPathSoFar(path);
+  for (const root of ['/proc', '/sys', '/dev'])
+    if (real === root || real.startsWith(root + sep))
+      throw new UsageError(code, `${what} lies under ${root}; give a path on a real filesystem`);
+}
+
+/**
+ * Opens `path` without following a symlink or blocking (H6), and only if it is a regular file;
+ * otherwise the status to report.
+ */
+function openChecked(
+  path: string,
+  flags: number,
+): number | Exclude<PidFileStatus, { kind: 'live' | 'stale' }> {
+  let fd: number;
+  try {
+    fd = openSync(path, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT') return { kind: 'absent' };
+    if (code === 'ELOOP') return { kind: 'unverified', why: 'a symbolic link, which a pid file never is' };
+    return { kind: 'unverified', why: `cannot open it (${code})` };
+  }
+  let regular = false;
+  try {
+    regular = fstatSync(fd).isFile();
+  } catch {
+    // unreadable metadata: treated as not a pid file
+  }
+  if (regular) return fd;
+  closeSync(fd);
+  return { kind: 'unverified', why: 'not a regular file, which a pid file always is' };
+}
+
+/** Whether anyone holds the exclusive lock (H7), or why that cannot be tested. */
+function isHeld(fd: number): boolean | string {
+  const fsx = lockApi();
+  try {
+    if (!fsx.tryLock(fd, { shared: true })) return true;
+    fsx.unlock(fd);
+    return false;
+  } catch (err) {
+    return `whether anyone holds it cannot be tested (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+}
+
+/** Opens `path` (creating it) and takes its lock (H3), on the file the path names (H5), if it is a pid file (H6). */
 function openLocked(path: string): number {
   for (let tries = 0; ; tries++) {
-    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    let fd: number;
+    try {
+      fd = openSync(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ELOOP')
+        throw new UsageError('E_PID_FILE', `${path} is a symbolic link; give the path of a pid file itself`);
+      throw err;
+    }
+    const refusal = fstatSync(fd).isFile()
+      ? undefined
+      : `${path} is not a regular file; give the path of a pid file`;
+    if (refusal) {
+      closeSync(fd);
+      throw new UsageError('E_PID_FILE', refusal);
+    }
     if (!tryLockBriefly(fd)) {
       closeSync(fd);
       const held = inspectPidFile(path);
@@ -159,9 +331,16 @@ function openLocked(path: string): number {
         `${path} is held by a live process${who}; stop it first (execplane stop --pid-file ${path}) or use another file`,
       );
     }
-    if (namesFile(path, fd)) return fd;
-    closeSync(fd); // H5: it was unlinked while we waited for its lock
-    if (tries >= 10) throw new RefusedError('E_PID_FILE_HELD', `${path} keeps being replaced; try again`);
+    if (!namesFile(path, fd)) {
+      closeSync(fd); // H5: it was unlinked while we waited for its lock
+      if (tries >= 10) throw new RefusedError('E_PID_FILE_HELD', `${path} keeps being replaced; try again`);
+      continue;
+    }
+    if (fstatSync(fd).size > 0 && !readRecord(fd)) {
+      closeSync(fd);
+      throw notAPidFile(path);
+    }
+    return fd;
   }
 }
 
@@ -169,7 +348,7 @@ function openLocked(path: string): number {
 function namesFile(path: string, fd: number): boolean {
   try {
     const a = fstatSync(fd);
-    const b = statSync(path);
+    const b = lstatSync(path);
     return a.ino === b.ino && a.dev === b.dev;
   } catch {
     return false;
@@ -177,16 +356,43 @@ function namesFile(path: string, fd: number): boolean {
 }
 
 /**
- * An inspector (`status`, `stop`) tests a file by taking its lock for a moment: a holder starting
- * just then tries a few times over ~50 ms before it calls the file held.
+ * An inspector (`status`, `stop`) tests a file by taking a lock on it for a moment (H7): a holder
+ * starting just then tries a few times over ~50 ms before it calls the file held.
  */
 function tryLockBriefly(fd: number): boolean {
   const fsx = lockApi();
   for (let i = 0; i < 5; i++) {
     if (fsx.tryLock(fd)) return true;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    pause(10);
   }
   return false;
+}
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** The identity, then the holder's facts without any key that would override it (H2). */
+function pidRecord(identity: PidRecord, facts: Record<string, unknown>): PidRecord {
+  const record: Record<string, unknown> = {
+    pid: identity.pid,
+    start_ticks: identity.start_ticks,
+    started_at_utc: identity.started_at_utc,
+  };
+  for (const [k, v] of Object.entries(facts)) if (!IDENTITY_KEYS.has(k)) record[k] = v;
+  return record as PidRecord;
+}
+
+/** The record `fd` holds from its start, or undefined when it holds none (H6). */
+function readRecord(fd: number): PidRecord | undefined {
+  const buf = Buffer.alloc(MAX_RECORD_BYTES + 1);
+  let n = 0;
+  try {
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, n)) > 0;) n += r;
+  } catch {
+    return undefined;
+  }
+  return n > MAX_RECORD_BYTES ? undefined : parseRecord(buf.toString('utf8', 0, n));
 }
 
 function parseRecord(text: string): PidRecord | undefined {
@@ -196,12 +402,13 @@ function parseRecord(text: string): PidRecord | undefined {
       v !== null &&
       typeof v === 'object' &&
       Number.isSafeInteger(v.pid) &&
+      (v.pid ?? 0) > 0 &&
       Number.isSafeInteger(v.start_ticks) &&
       typeof v.started_at_utc === 'string'
     )
       return v as PidRecord;
   } catch {
-    // Not JSON: treated as no record.
+    // Not JSON: no record.
   }
   return undefined;
 }

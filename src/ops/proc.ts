@@ -7,6 +7,10 @@
  *     /proc/PID/stat). Two processes alive at different times never share both.
  * I2. Nothing here throws for a process that is gone or cannot be read: the answer is undefined,
  *     and callers treat "cannot tell" as "not the same process" (never signal on a guess).
+ * I3. A zombie has ended, for every caller: it keeps its /proc entry, start time included, until
+ *     its parent reaps it (in a container whose PID 1 reaps nothing, never), yet it holds no file,
+ *     lock or port, runs nothing, and a signal does nothing to it. `runningIdentity` and
+ *     `hasEnded` are the only two questions asked of a pid.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 
@@ -17,14 +21,14 @@ export interface ProcessIdentity {
 }
 
 /** What /proc/PID/stat says of a process that the rest of ops needs: its state and start time (I1). */
-export interface ProcessStat {
+interface ProcessStat {
   /** Field 3: R, S, D, T, Z (a zombie: exited, not yet reaped), X (dead), … */
   readonly state: string;
   readonly start_ticks: number;
 }
 
 /** Fields 3 and 22 of /proc/PID/stat, or undefined when there is no such process or /proc says nothing. */
-export function processStat(pid: number, procRoot = '/proc'): ProcessStat | undefined {
+function processStat(pid: number, procRoot = '/proc'): ProcessStat | undefined {
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   let stat: string;
   try {
@@ -43,15 +47,9 @@ export function processStat(pid: number, procRoot = '/proc'): ProcessStat | unde
     : undefined;
 }
 
-/** The start time of `pid` (I1), or undefined when there is no such process or /proc says nothing. */
-export function processStartTicks(pid: number, procRoot = '/proc'): number | undefined {
-  return processStat(pid, procRoot)?.start_ticks;
-}
-
 /**
- * The identity of the process running under `pid`: undefined when there is none, or it has
- * exited and is only a zombie waiting for its parent (it holds no files and no sockets any more,
- * and a signal does nothing to it).
+ * The identity of the process running under `pid` (I1): undefined when there is none, or it has
+ * exited and is only a zombie waiting for its parent (I3).
  */
 export function runningIdentity(pid: number, procRoot = '/proc'): ProcessIdentity | undefined {
   const stat = processStat(pid, procRoot);
@@ -60,31 +58,29 @@ export function runningIdentity(pid: number, procRoot = '/proc'): ProcessIdentit
     : undefined;
 }
 
-/**
- * Whether the process `id` names has ended: gone, its pid reused (I1), or a zombie. A zombie keeps
- * its /proc entry, start time included, until its parent reaps it — and in a container whose PID 1
- * reaps nothing, never — yet it holds no file, lock or port and runs nothing.
- */
+/** Whether the process `id` names has ended (I3): gone, its pid reused (I1), or a zombie. */
 export function hasEnded(id: ProcessIdentity, procRoot = '/proc'): boolean {
   return runningIdentity(id.pid, procRoot)?.start_ticks !== id.start_ticks;
 }
 
-/** The identity of a live process, or undefined (I2). */
-export function processIdentity(pid: number, procRoot = '/proc'): ProcessIdentity | undefined {
-  const start_ticks = processStartTicks(pid, procRoot);
-  return start_ticks === undefined ? undefined : { pid, start_ticks };
-}
-
-/** Whether the process `id` names is still the one alive under its pid (I1, I2). */
-export function isSameProcess(id: ProcessIdentity, procRoot = '/proc'): boolean {
-  return processStartTicks(id.pid, procRoot) === id.start_ticks;
-}
-
 /** This process's identity. */
 export function selfIdentity(): ProcessIdentity {
-  const id = processIdentity(process.pid);
+  const id = runningIdentity(process.pid);
   if (!id) throw new Error('/proc/self/stat cannot be read: execplane needs Linux /proc');
   return id;
+}
+
+/**
+ * The real uid of `pid` (the first figure of the `Uid:` line of /proc/PID/status), or undefined
+ * when it is gone or unreadable (I2).
+ */
+export function processUid(pid: number, procRoot = '/proc'): number | undefined {
+  try {
+    const m = /^Uid:\s+([0-9]+)/m.exec(readFileSync(`${procRoot}/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

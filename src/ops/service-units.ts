@@ -29,7 +29,10 @@ export const UNIT_POLICY = {
   model: { restartSec: 10, startLimitIntervalSec: 300, startLimitBurst: 5, preventExitStatus: [] },
 } as const;
 
-/** How much longer than the worker's --grace-sec systemd waits before SIGKILL: aborting jobs and writing their `fail` events. */
+/**
+ * How much longer than the worker's --grace-sec systemd (TimeoutStopSec) and `execplane stop` wait
+ * for it to end: aborting jobs and writing their `fail` events.
+ */
 export const STOP_MARGIN_SEC = 15;
 
 /** Where the CLI that the unit runs lives: `process.execPath` and the absolute path of bin/execplane.js. */

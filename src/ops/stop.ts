@@ -6,15 +6,18 @@
  *     /proc immediately before each signal: an absent, stale or unverified file, or a pid whose
  *     start time changed, is reported and never signalled. (Between that read and kill(2) the
  *     pid could in theory be reused; Node has no pidfd to close that last microsecond.)
+ * S0. Only a pid file is acted on (H6 of pid-file.ts): a file with no pid record, held or not, is
+ *     `unverified` and left as it is; the CLI refuses plane files, symlinks and anything that is
+ *     not a regular file before this runs (checkOwnFilePath).
  * S2. "Stopped" means the process has ended — gone, reused or a zombie (hasEnded of proc.ts) —
  *     not merely that it was signalled; waiting for it is bounded.
  */
 import { hasEnded, type ProcessIdentity } from './proc.js';
 import { inspectPidFile, removeStalePidFile, type PidRecord } from './pid-file.js';
+import { STOP_MARGIN_SEC } from './service-units.js';
 
-/** What `stop` waits by default for a record with no `grace_sec`, and beyond one that has it. */
+/** What `stop` waits for a record with no `grace_sec` (one that has it: grace_sec + STOP_MARGIN_SEC). */
 export const STOP_DEFAULT_TIMEOUT_SEC = 30;
-export const STOP_MARGIN_SEC = 15;
 /** How long a SIGKILLed process is given to disappear (`--kill`). */
 const KILL_WAIT_MS = 10_000;
 
@@ -26,7 +29,7 @@ export type StopOutcome =
       readonly removedStale: boolean;
     }
   | { readonly kind: 'absent' }
-  | { readonly kind: 'stale'; readonly record?: PidRecord; readonly removed: boolean }
+  | { readonly kind: 'stale'; readonly record: PidRecord; readonly removed: boolean }
   | { readonly kind: 'unverified'; readonly why: string; readonly record?: PidRecord }
   /** Live when inspected, but its pid no longer had its start time at the signal (S1). */
   | { readonly kind: 'ended-before-signal'; readonly record: PidRecord }
@@ -48,11 +51,7 @@ export async function stopPidFileHolder(path: string, o: StopOptions = {}): Prom
     case 'unverified':
       return found;
     case 'stale':
-      return {
-        kind: 'stale',
-        ...(found.record ? { record: found.record } : {}),
-        removed: removeStalePidFile(path),
-      };
+      return { kind: 'stale', record: found.record, removed: removeStalePidFile(path) };
     case 'live':
       break;
   }

@@ -8,7 +8,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
-import { isSameProcess, processIdentity, runningIdentity, type ProcessIdentity } from '../../src/ops/proc.js';
+import { hasEnded, runningIdentity, type ProcessIdentity } from '../../src/ops/proc.js';
 
 /**
  * The Python interpreter itself, not a wrapper: `exec -a` names what it execs, and a pyenv shim
@@ -122,14 +122,14 @@ export async function startNamed(
   // It ends that way in every test (stopListeners): only the race below wants to hear of it.
   early.catch(() => {});
   await Promise.race([untilListening(host, port), early]);
-  const id = processIdentity(child.pid!);
+  const id = runningIdentity(child.pid!);
   if (!id) throw new Error(`${name} (pid ${child.pid}) has no /proc entry`);
   started.push(id);
   let forked: ProcessIdentity | undefined;
   if (options.readsForkedPid) {
     const deadline = Date.now() + 30_000;
     while (!/^[0-9]+\n/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    forked = processIdentity(Number.parseInt(out, 10));
+    forked = runningIdentity(Number.parseInt(out, 10));
     if (!forked) throw new Error(`${name}: its forked child (${out.trim()}) cannot be found`);
     started.push(forked);
   }
@@ -158,7 +158,7 @@ export function startListener(
 
 /** Whether the process `id` names is still running (a zombie is not). */
 export function isAlive(id: ProcessIdentity): boolean {
-  return runningIdentity(id.pid)?.start_ticks === id.start_ticks;
+  return !hasEnded(id);
 }
 
 /** Resolves once `id` is no longer running; rejects after `ms`. */
@@ -173,7 +173,7 @@ export async function untilGone(id: ProcessIdentity, ms = 30_000): Promise<void>
 /** Kills every process started here that still runs under its identity, and waits for the children. */
 export async function stopListeners(): Promise<void> {
   for (const id of started.splice(0)) {
-    if (isSameProcess(id)) {
+    if (isAlive(id)) {
       try {
         process.kill(id.pid, 'SIGKILL');
       } catch {

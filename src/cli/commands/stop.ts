@@ -1,5 +1,6 @@
 import type { Command as Program } from 'commander';
 import { defaultDaemonFiles } from '../../ops/daemon.js';
+import { checkOwnFilePath } from '../../ops/pid-file.js';
 import { stopPidFileHolder, type StopOutcome } from '../../ops/stop.js';
 import { homeOption, jsonOption, parseSeconds } from '../options.js';
 import { EXIT_OK, EXIT_REFUSED, printJson, printLines } from '../output.js';
@@ -30,10 +31,13 @@ Examples:
 Only a live pid file is acted on: held under its lock by a running process whose pid, start time
 and lock all match the record (docs/operations.md, "Services"). That process gets SIGTERM (a
 worker then lets its running jobs finish for its --grace-sec) and stop waits until it has ended.
-A missing, stale (nobody holds it: the holder died; the file is removed) or unverified file is
-reported and nothing is signalled.
+A missing, stale (a pid record nobody holds: the holder died; the file is removed) or unverified
+file (held by another process, or no pid record at all: left as it is) is reported and nothing
+is signalled.
+Refused (exit 2) before anything is read: a file of the plane at --home (jobs.jsonl, config.json,
+…, anything under evidence/), a symbolic link, a FIFO or device, a path under /proc, /sys, /dev.
 Exit codes: 0 stopped; 1 nothing stopped (no file, stale, unverified, not permitted, or still
-running after --timeout-sec); 2 usage.`,
+running after --timeout-sec); 2 usage, or a --pid-file that is refused.`,
     )
     .action(
       async (opts: {
@@ -43,7 +47,12 @@ running after --timeout-sec); 2 usage.`,
         kill?: boolean;
         json?: boolean;
       }) => {
-        const pidFile = opts.pidFile ?? defaultDaemonFiles(opts.home).pidFile;
+        // Plane files, symlinks, FIFOs and devices are refused before anything is opened (S0).
+        const pidFile = checkOwnFilePath(opts.pidFile ?? defaultDaemonFiles(opts.home).pidFile, {
+          flag: '--pid-file',
+          code: 'E_PID_FILE',
+          home: opts.home,
+        });
         const outcome = await stopPidFileHolder(pidFile, {
           ...(opts.timeoutSec === undefined ? {} : { timeoutSec: opts.timeoutSec }),
           kill: opts.kill === true,
@@ -64,9 +73,9 @@ function describe(file: string, o: StopOutcome): string {
     case 'absent':
       return `${file} does not exist: nothing to stop`;
     case 'stale':
-      return `${file} is stale: nobody holds it${o.record ? ` (its holder, ${who(o.record)}, is gone)` : ''}; nothing signalled${o.removed ? '; the file was removed' : ''}`;
+      return `${file} is stale: nobody holds it (its holder, ${who(o.record)}, is gone); nothing signalled${o.removed ? '; the file was removed' : ''}`;
     case 'unverified':
-      return `${file}: ${o.why}; nothing signalled (find its holder with \`fuser ${file}\`)`;
+      return `${file}: ${o.why}; nothing signalled${o.why.startsWith('held') ? ` (find its holder with \`fuser ${file}\`)` : ''}`;
     case 'ended-before-signal':
       return `${file}: pid ${o.record.pid} ended (or is another process now) before it could be signalled; nothing signalled`;
     case 'signal-failed':

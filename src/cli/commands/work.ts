@@ -1,10 +1,12 @@
 import { escapeLines } from '../escape.js';
 import { Option, type Command as Program } from 'commander';
 import { UsageError } from '../../errors.js';
+import { loadPlaneConfig } from '../../config/plane-config.js';
 import { assertHomeOutsideWorkspace } from '../../ledger/paths.js';
 import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC } from '../../worker/defaults.js';
 import type { LogFields } from '../../worker/worker.js';
-import { DAEMON_CHILD_ENV, defaultDaemonFiles, holdWorkerPidFile, startDaemon } from '../../ops/daemon.js';
+import { defaultDaemonFiles, holdWorkerPidFile, startDaemon, takeDaemonChildMark } from '../../ops/daemon.js';
+import { assertPidFileOrAbsent, checkOwnFilePath } from '../../ops/pid-file.js';
 import {
   homeOption,
   parsePositiveInt,
@@ -116,16 +118,24 @@ SIGTERM/SIGINT: stop claiming, let running jobs finish for --grace-sec, then abo
 (fail, code shutdown, retryable). A second signal aborts at once.
 --daemon: starts the same worker detached, waits until it holds its pid file, prints its pid and
 exits 0 (1 if the file is held already, E_PID_FILE_HELD, or the worker did not start; 2 if it
-exited with 2); stop it with \`execplane stop --pid-file FILE\`.`,
+exited with 2, or failed a start check, which --daemon runs itself first); stop it with
+\`execplane stop --pid-file FILE\`.
+--pid-file/--log-file: refused (exit 2) if a plane file, a symlink, not a regular file, or under
+/proc, /sys, /dev; --pid-file also if it exists with something other than a pid record in it.`,
     )
     .action(async (opts: Opts) => {
-      // --daemon: this process only starts the worker in the background (src/ops/daemon.ts).
-      if (opts.daemon) {
-        const files = defaultDaemonFiles(opts.home);
+      // First, and always (jobs must not inherit the mark): whether this process is the child a
+      // `work --daemon` started (D5 of src/ops/daemon.ts).
+      const isDaemonChild = takeDaemonChildMark() && opts.daemon === true;
+      // Everything that can refuse the start with exit 2, before a daemon is spawned and before
+      // its child takes the pid file (D4): a live pid file means a worker that got past these.
+      const files = checkStart(opts);
+      if (opts.daemon && !isDaemonChild) {
+        // This process only starts the worker in the background (src/ops/daemon.ts).
         const d = await startDaemon({
-          args: process.argv.slice(1).filter((a) => a !== '--daemon'),
-          pidFile: opts.pidFile ?? files.pidFile,
-          logFile: opts.logFile ?? files.logFile,
+          args: process.argv.slice(1),
+          pidFile: files.pidFile!,
+          logFile: files.logFile!,
         });
         process.stdout.write(`${d.pid}\n`);
         if (!opts.quiet)
@@ -134,15 +144,6 @@ exited with 2); stop it with \`execplane stop --pid-file FILE\`.`,
           );
         return;
       }
-      if (opts.logFile !== undefined && !process.env[DAEMON_CHILD_ENV])
-        throw new UsageError('E_USAGE', '--log-file goes with --daemon; in the foreground the log is stderr');
-      // Held until this process exits (D3 of src/ops/daemon.ts).
-      holdWorkerPidFile({
-        home: opts.home,
-        ...(opts.pidFile === undefined ? {} : { pidFile: opts.pidFile }),
-        ...(opts.logFile === undefined ? {} : { logFile: opts.logFile }),
-        facts: { argv: process.argv.slice(1), grace_sec: opts.graceSec, worker_id: opts.workerId ?? null },
-      });
       // The runtime (sandbox, execa, handlers) loads only when a worker runs, not for every command.
       const [{ jobRuntime }, { describeSandbox, whyCannotRun }, { prepareSandbox }, { Worker }, engine] =
         await Promise.all([
@@ -154,12 +155,8 @@ exited with 2); stop it with \`execplane stop --pid-file FILE\`.`,
             ? import('../../../machines/job.table.js').then((m) => m.tableEngine)
             : import('../../../machines/job.machine.js').then((m) => m.xstateEngine),
         ]);
-      if (opts.leaseSec < 0.3) throw new UsageError('E_USAGE', '--lease-sec must be at least 0.3');
-      // Before the sandbox is probed or anything written: a home the jobs could change is refused.
-      assertHomeOutsideWorkspace(opts.home, opts.workspace ?? process.cwd());
       const log = opts.quiet ? undefined : workLog(opts.logFormat, () => workerId);
       let workerId = opts.workerId ?? null;
-      // A malformed config.json refuses the start (E_CONFIG, exit 2) before anything is claimed.
       const sandbox = await prepareSandbox({
         home: opts.home,
         unsandboxedOk: opts.unsandboxedOk,
@@ -187,6 +184,14 @@ exited with 2); stop it with \`execplane stop --pid-file FILE\`.`,
         presence: { refuses: { processes: refusal(true), processes_without_network: refusal(false) } },
       });
       workerId = worker.workerId;
+      // Held until this process exits (D3 of src/ops/daemon.ts), taken once the worker is built (D4).
+      holdWorkerPidFile({
+        home: opts.home,
+        isDaemon: isDaemonChild,
+        ...(files.pidFile === undefined ? {} : { pidFile: files.pidFile }),
+        ...(files.logFile === undefined ? {} : { logFile: files.logFile }),
+        facts: { argv: process.argv.slice(1), grace_sec: opts.graceSec, worker_id: opts.workerId ?? null },
+      });
       const onSignal = (sig: NodeJS.Signals) => {
         log?.(`${sig} received`);
         worker.shutdown(opts.graceSec);
@@ -203,6 +208,35 @@ exited with 2); stop it with \`execplane stop --pid-file FILE\`.`,
         process.off('SIGINT', onSignal);
       }
     });
+}
+
+/**
+ * The checks that make `work` exit 2 before it does anything (D4 of src/ops/daemon.ts), and the
+ * pid and log files it will use, resolved and checked (H6 of src/ops/pid-file.ts).
+ */
+function checkStart(opts: Opts): { pidFile?: string; logFile?: string } {
+  if (opts.leaseSec < 0.3) throw new UsageError('E_USAGE', '--lease-sec must be at least 0.3');
+  if (opts.logFile !== undefined && !opts.daemon)
+    throw new UsageError('E_USAGE', '--log-file goes with --daemon; in the foreground the log is stderr');
+  // Before the sandbox is probed or anything written: a home the jobs could change is refused.
+  assertHomeOutsideWorkspace(opts.home, opts.workspace ?? process.cwd());
+  // A malformed config.json refuses the start (E_CONFIG, exit 2) before anything is claimed.
+  loadPlaneConfig(opts.home);
+  const defaults = defaultDaemonFiles(opts.home);
+  const pidPath = opts.pidFile ?? (opts.daemon ? defaults.pidFile : undefined);
+  const logPath = opts.logFile ?? (opts.daemon ? defaults.logFile : undefined);
+  const pidFile =
+    pidPath === undefined
+      ? undefined
+      : checkOwnFilePath(pidPath, { flag: '--pid-file', code: 'E_PID_FILE', home: opts.home });
+  const logFile =
+    logPath === undefined
+      ? undefined
+      : checkOwnFilePath(logPath, { flag: '--log-file', code: 'E_LOG_FILE', home: opts.home });
+  if (pidFile !== undefined && pidFile === logFile)
+    throw new UsageError('E_USAGE', `--pid-file and --log-file are both ${pidFile}; give two files`);
+  if (pidFile !== undefined) assertPidFileOrAbsent(pidFile);
+  return { ...(pidFile === undefined ? {} : { pidFile }), ...(logFile === undefined ? {} : { logFile }) };
 }
 
 /**
