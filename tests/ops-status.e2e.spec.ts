@@ -426,6 +426,61 @@ describe('status with real workers', () => {
     await nb;
   });
 
+  it('a live worker that claims nothing says why: a spent --once, one shutting down, one stopped by SIGSTOP', async () => {
+    const { home, ws } = plane();
+    const first = await enqueue(home, testRunnerSpec([['sleep', '30']]));
+    const second = await enqueue(home, testRunnerSpec([['sleep', '30']]));
+    const once = startWorkProcess(home, ws, [
+      '--worker-id',
+      'once-1',
+      '--slots',
+      '2',
+      '--once',
+      '--grace-sec',
+      '30',
+    ]);
+    children.push(once);
+    await untilOutput(once, new RegExp(`claimed ${first}`));
+    const spent = await until('the spent --once to be listed', async () => {
+      const st = await status(home);
+      return st.workers.find((w) => w.worker_id === 'once-1')?.not_claiming ? st : undefined;
+    });
+    const why = spent.waiting.find((w) => w.examples.includes(second))!;
+    expect(why.code).toBe('not_claiming');
+    expect(why.reason).toBe('no running worker is claiming: once-1 --once: it has claimed its one job');
+    expect((await health(home)).health.notes.map((n) => n.code)).toContain('no_claimer');
+
+    once.kill('SIGTERM');
+    const draining = await until('the draining worker to say so', async () => {
+      const st = await status(home);
+      return st.workers.find((w) => w.worker_id === 'once-1')?.not_claiming === 'shutting down'
+        ? st
+        : undefined;
+    });
+    expect(draining.oldest_queued).toMatchObject({ job_id: second, waiting: { code: 'not_claiming' } });
+    once.kill('SIGKILL');
+    await once;
+
+    const idle = startWorkProcess(home, ws, ['--worker-id', 'paused', '--slots', '1', '--lease-sec', '600']);
+    children.push(idle);
+    await untilOutput(idle, /ready: paused/);
+    process.kill(idle.pid!, 'SIGSTOP');
+    try {
+      const h = await until('the stopped worker to be reported', async () => {
+        const r = await health(home, ['--no-probe']);
+        return r.health.degraded.some((d) => d.code === 'worker_stopped') ? r : undefined;
+      });
+      expect(h.code).toBe(1);
+      const st = await status(home);
+      expect(st.workers.find((w) => w.worker_id === 'paused')).toMatchObject({
+        alive: true,
+        not_claiming: 'stopped by a signal (SIGSTOP)',
+      });
+    } finally {
+      process.kill(idle.pid!, 'SIGCONT');
+    }
+  });
+
   it('a --worker-id the event schema refuses is refused before anything is written (it names a file under workers/)', async () => {
     const { home, ws } = plane();
     await enqueue(home, agentSpec());

@@ -5,9 +5,11 @@
  *     the kill switch is on; leases lapsed past UNREAPED_GRACE_SEC that no reaper expired; a
  *     configured model endpoint does not answer; the ledger ends in a torn tail; the ledger's
  *     time is ahead of this machine's clock past the 2 s bound; queued jobs that no running
- *     worker can run (it lacks the sandbox they need, or the slots).
+ *     worker can run (it lacks the sandbox they need, or the slots); a running worker degraded by a
+ *     fault of the machine, or stopped by a signal.
  * K2. Notes (no effect on the exit code) say what is worth knowing but not wrong: a checkpoint
- *     that did not verify, queued work with no worker running, workers gone with leases held.
+ *     that did not verify, queued work with no worker running or none claiming (shutting down, a
+ *     spent --once), workers gone with leases held.
  * K3. "Could not check" (exit 2) is the CLI's: no plane, an unreadable home, a malformed
  *     config.json. A corrupt ledger is a finding (exit 1, E_LEDGER_CORRUPT), as everywhere.
  */
@@ -63,6 +65,8 @@ export function healthOf(status: PlaneStatus): Health {
         code: 'jobs_unrunnable',
         message: `${w.count} queued job(s) (e.g. ${w.examples[0]}) wait for a worker that can run them: ${w.reason}`,
       });
+    } else if (w.code === 'not_claiming') {
+      notes.push({ code: 'no_claimer', message: `${w.count} queued job(s) and ${w.reason}` });
     } else if (w.code === 'no_worker') {
       notes.push({ code: 'no_worker', message: `${w.count} queued job(s) and ${w.reason}` });
     }
@@ -73,6 +77,16 @@ export function healthOf(status: PlaneStatus): Health {
       message: `checkpoint.json was not used (${status.checkpoint_rejected}); the next full fold rewrites it`,
     });
   for (const w of status.workers) {
+    if (w.alive === true && w.not_claiming?.startsWith('degraded'))
+      degraded.push({
+        code: 'worker_degraded',
+        message: `worker ${w.worker_id} claims nothing: ${w.not_claiming}`,
+      });
+    else if (w.alive === true && w.not_claiming?.startsWith('stopped'))
+      degraded.push({
+        code: 'worker_stopped',
+        message: `worker ${w.worker_id} (pid ${w.pid}) is stopped by a signal: continue it (kill -CONT) or stop it`,
+      });
     if (w.alive === false && w.jobs_held > 0)
       notes.push({
         code: 'worker_gone',

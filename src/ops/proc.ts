@@ -21,14 +21,14 @@ export interface ProcessIdentity {
 }
 
 /** What /proc/PID/stat says of a process that the rest of ops needs: its state and start time (I1). */
-interface ProcessStat {
+export interface ProcessStat {
   /** Field 3: R, S, D, T, Z (a zombie: exited, not yet reaped), X (dead), … */
   readonly state: string;
   readonly start_ticks: number;
 }
 
 /** Fields 3 and 22 of /proc/PID/stat, or undefined when there is no such process or /proc says nothing. */
-function processStat(pid: number, procRoot = '/proc'): ProcessStat | undefined {
+export function processStat(pid: number, procRoot = '/proc'): ProcessStat | undefined {
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   let stat: string;
   try {

@@ -9,11 +9,14 @@
  *     because leases, slots and fencing are counted per worker id.
  * R3. The registry is advice for operators, never an input of a decision: claims, leases and
  *     audit read only the ledger.
+ * R4. A live worker that claims nothing says why (`not_claiming`: shutting down, a spent --once,
+ *     degraded), rewritten as that changes; a stopped process (SIGSTOP) is listed as such.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isExecplaneError, RefusedError } from '../errors.js';
 import type { PlanePaths } from '../ledger/paths.js';
+import { processStat } from './proc.js';
 import {
   holdPidFile,
   inspectPidFile,
@@ -39,6 +42,8 @@ export interface WorkerPresence {
   readonly workspace: string;
   readonly version: string;
   readonly refuses?: WorkerRefusals;
+  /** Why it claims nothing now, or null (R4). */
+  readonly not_claiming?: string | null;
 }
 
 export interface ListedWorker {
@@ -86,7 +91,13 @@ export function listWorkers(paths: PlanePaths): ListedWorker[] {
     if (st.kind === 'absent') return [];
     const record = st.record ?? null;
     const presence = presenceOf(record);
-    if (st.kind === 'live') return [{ file, alive: true, presence, record }];
+    if (st.kind === 'live') {
+      // R4: a process stopped by a signal holds its file and claims nothing.
+      const stopped = ['T', 't'].includes(processStat(st.record.pid)?.state ?? '');
+      const listed =
+        stopped && presence ? { ...presence, not_claiming: 'stopped by a signal (SIGSTOP)' } : presence;
+      return [{ file, alive: true, presence: listed, record }];
+    }
     const why = st.kind === 'stale' ? 'its process is gone' : st.why;
     return [{ file, alive: false, why, presence, record }];
   });

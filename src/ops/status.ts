@@ -82,11 +82,13 @@ export interface WorkerStatus {
   readonly last_event_utc: string | null;
   readonly last_event_age_sec: number | null;
   readonly refuses: WorkerRefusals | null;
+  /** Why a live worker claims nothing now (registry.ts, R4), or null. */
+  readonly not_claiming: string | null;
 }
 
 /** Why a queued job waits, as a stable code (health.ts judges by it) and in words. */
 export type WaitingCode =
-  'backing_off' | 'kill_switch' | 'no_worker' | 'slots' | 'unrunnable' | 'busy' | 'ready';
+  'backing_off' | 'kill_switch' | 'no_worker' | 'not_claiming' | 'slots' | 'unrunnable' | 'busy' | 'ready';
 
 export interface Waiting {
   readonly code: WaitingCode;
@@ -302,6 +304,7 @@ function workerStatuses(
         last_event_utc: null,
         last_event_age_sec: null,
         refuses: null,
+        not_claiming: null,
       };
       byId.set(id, w);
     }
@@ -319,6 +322,7 @@ function workerStatuses(
     w.slots = p.slots;
     w.started_utc = listed.record?.started_at_utc ?? null;
     w.refuses = p.refuses ?? null;
+    w.not_claiming = listed.alive ? (p.not_claiming ?? null) : null;
   }
   for (const l of leases) {
     const w = entry(l.worker_id);
@@ -378,9 +382,15 @@ export function whyWaiting(
       'kill_switch',
       `the kill switch is on${killSwitch.reason ? ` (${killSwitch.reason})` : ''}: nothing is claimed until \`execplane kill-switch off\``,
     );
-  const alive = workers.filter((x) => x.alive === true);
-  if (!alive.length)
+  const running = workers.filter((x) => x.alive === true);
+  if (!running.length)
     return w('no_worker', 'no worker is running on this plane: start one (`execplane work`)');
+  const alive = running.filter((x) => x.not_claiming === null);
+  if (!alive.length)
+    return w(
+      'not_claiming',
+      `no running worker is claiming: ${running.map((x) => `${x.worker_id} ${x.not_claiming}`).join('; ')}`,
+    );
   const need = job.budgets.max_concurrency_slots;
   const fit = alive.filter((x) => (x.slots ?? 0) >= need);
   if (!fit.length)

@@ -122,6 +122,9 @@ export class Worker {
   /** Faults of the machine that stop claiming until it recovers (faults.ts). */
   private readonly faults: FaultState;
   private clockCheckedAt = -Infinity;
+  /** Its file under workers/ (ops/registry.ts), and why it claims nothing now, as last written. */
+  private registered: HeldPidFile | undefined;
+  private notClaiming: string | null = null;
 
   constructor(private readonly options: WorkerOptions) {
     // Before anything: the id names its file under workers/ (ops/registry.ts) and goes into every
@@ -178,9 +181,8 @@ export class Worker {
         return { code: 1, reason: 'fatal', message: `${err.code}: ${err.message}` };
       throw err;
     }
-    let registered: HeldPidFile | undefined;
     try {
-      registered = this.register();
+      this.registered = this.register();
     } catch (err) {
       this.plane.close();
       if (isExecplaneError(err)) return { code: 1, reason: 'fatal', message: `${err.code}: ${err.message}` };
@@ -226,6 +228,7 @@ export class Worker {
         // whenever a worker's slots briefly empty.
         if (this.runs.size === 0 && now - lastBusyMs >= CHECKPOINT_IDLE_MS && !this.canClaimNow(now))
           this.checkpoint();
+        this.notePresence();
         await this.sleep(this.nextWakeMs(now, idleMs > 0 ? lastBusyMs + idleMs : undefined));
       }
     } catch (err) {
@@ -249,7 +252,42 @@ export class Worker {
       clearTimeout(this.graceTimer);
       this.watcher?.close();
       this.plane.close();
-      registered?.release();
+      this.registered?.release();
+    }
+  }
+
+  /** What its registry file says (R1 of ops/registry.ts). */
+  private presence(): WorkerPresence {
+    return {
+      worker_id: this.workerId,
+      host: hostname(),
+      slots: this.slots,
+      lease_sec: this.leaseSec,
+      workspace: this.workspace,
+      version: VERSION,
+      ...this.options.presence,
+      not_claiming: this.notClaiming,
+    };
+  }
+
+  /**
+   * Keeps its registry file true about whether it claims (R4 of ops/registry.ts): `status` must
+   * not call a job "ready" that a spent --once, a draining or a degraded worker will never claim.
+   */
+  private notePresence(): void {
+    const why = this.stopping
+      ? 'shutting down'
+      : this.options.once && this.claimedAny
+        ? '--once: it has claimed its one job'
+        : this.faults.degraded
+          ? `degraded: ${this.faults.degraded}`
+          : null;
+    if (why === this.notClaiming) return;
+    this.notClaiming = why;
+    try {
+      this.registered?.update({ worker: this.presence() });
+    } catch {
+      // A full disk costs only the listing; the worker's own log says why it claims nothing.
     }
   }
 
@@ -260,15 +298,7 @@ export class Worker {
    */
   private register(): HeldPidFile | undefined {
     try {
-      return registerWorker(this.paths, {
-        worker_id: this.workerId,
-        host: hostname(),
-        slots: this.slots,
-        lease_sec: this.leaseSec,
-        workspace: this.workspace,
-        version: VERSION,
-        ...this.options.presence,
-      });
+      return registerWorker(this.paths, this.presence());
     } catch (err) {
       if (isExecplaneError(err) || !machineFaultCode(err, [this.paths.home])) throw err;
       this.options.log?.(
@@ -286,6 +316,7 @@ export class Worker {
     if (this.stopping) return this.abortNow();
     this.stopping = true;
     this.options.log?.(`shutting down: ${this.runs.size} job(s) get ${graceSec}s to finish`);
+    this.notePresence();
     this.graceTimer = setTimeout(() => this.abortNow(), graceSec * 1000);
     this.wake();
   }

@@ -23,8 +23,9 @@ Examples:
   execplane health --json --timeout-ms 500
 
 Degraded (exit 1), one line per reason, each with a stable code: kill_switch_on, leases_unreaped,
-model_down, ledger_torn_tail, ledger_ahead_of_clock, jobs_unrunnable, ledger_corrupt. Notes
-(no_worker, worker_gone, checkpoint_rejected) do not change the exit code. Exit 2: it could not
+model_down, ledger_torn_tail, ledger_ahead_of_clock, jobs_unrunnable, worker_degraded,
+worker_stopped, ledger_corrupt. Notes (no_worker, no_claimer, worker_gone, checkpoint_rejected)
+do not change the exit code. Exit 2: it could not
 check (no plane, a malformed config.json, an unreadable home). See docs/operations.md.`,
     )
     .action(async (opts: { home: string; json?: boolean; timeoutMs: number; probe: boolean }) => {

@@ -96,7 +96,8 @@ export function statusLines(s: PlaneStatus): string[] {
   for (const w of s.workers) {
     const life = w.alive === true ? `pid ${w.pid}` : w.alive === false ? 'GONE' : 'not running here';
     const seen = w.last_event_age_sec === null ? '' : `, last event ${ago(w.last_event_age_sec)}`;
-    out.push(`  ${w.worker_id}  ${life}  slots ${w.slots ?? '?'}  holds ${w.jobs_held} job(s)${seen}`);
+    const idle = w.not_claiming ? `  NOT CLAIMING: ${w.not_claiming}` : '';
+    out.push(`  ${w.worker_id}  ${life}  slots ${w.slots ?? '?'}  holds ${w.jobs_held} job(s)${seen}${idle}`);
   }
   if (s.waiting.length) out.push('waiting');
   for (const w of s.waiting) out.push(`  ${w.count} job(s): ${w.reason} (e.g. ${w.examples.join(', ')})`);
