@@ -9,7 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { EXIT_PORT_HELD } from '../src/ops/port-guard.js';
-import { execplane, requireDist } from './helpers/cli.js';
+import { BIN, execplane, requireDist } from './helpers/cli.js';
+import { execFileSync } from 'node:child_process';
 import { osPart } from './helpers/os-parts.js';
 import {
   canListen,
@@ -74,6 +75,32 @@ describe('port-guard', () => {
     expect(out[2]).toBe(`PORT_RECLAIMED port=${port}`);
     expect(await l.exited).toEqual({ code: null, signal: 'SIGKILL' });
   });
+
+  test.each([['head -1'], ['true']])(
+    "piped into `%s` (its reader gone, EPIPE): the pipeline exits with the guard's 0 only once the port is free (G4)",
+    async (reader) => {
+      const port = await freePort();
+      const l = await startListener('vllm-stub', LOCAL, port, tmp(), ['ignore-term']);
+      const started = Date.now();
+      const out = execFileSync(
+        'bash',
+        [
+          '-c',
+          `set -o pipefail; "$0" "$1" port-guard ${port} --home "$2" --grace-ms 1000 | ${reader}; echo "rc=$?"`,
+          process.execPath,
+          BIN,
+          tmp(),
+        ],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      // When the pipeline returns the holder is gone: the guard did not stop at the broken pipe.
+      expect(isAlive(l.id)).toBe(false);
+      expect(await isListening(LOCAL, port)).toBe(false);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      expect(out.trimEnd().split('\n').at(-1)).toBe('rc=0');
+      if (reader === 'head -1') expect(out).toMatch(new RegExp(`^PORT_RECLAIM pid=${l.id.pid} `));
+    },
+  );
 
   test('an unknown holder is named, never signalled, and the command exits 42', async () => {
     const port = await freePort();
