@@ -146,6 +146,11 @@ const POLL_MS = 50;
 /** How long a SIGKILLed process may take to go (it may be in uninterruptible sleep). */
 const KILL_WAIT_MS = 5000;
 
+/** The longest the guard spends reclaiming (G6): MAX_RECLAIMS × (grace + KILL_WAIT_MS). */
+export function guardWorstCaseMs(graceMs: number): number {
+  return MAX_RECLAIMS * (graceMs + KILL_WAIT_MS);
+}
+
 /** The behaviour matrix (G1–G6). */
 export async function guardPort(options: PortGuardOptions): Promise<PortGuardReport> {
   const io: PortGuardIo = { ...procIo(), ...options.io };
