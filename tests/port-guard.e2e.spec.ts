@@ -9,9 +9,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { EXIT_PORT_HELD } from '../src/ops/port-guard.js';
-import { execplane, requireDist } from './helpers/cli.js';
+import { BIN, execplane, requireDist } from './helpers/cli.js';
+import { execFileSync } from 'node:child_process';
+import { osPart } from './helpers/os-parts.js';
 import {
   canListen,
+  canRunAsNobody,
   freePort,
   isAlive,
   isListening,
@@ -73,6 +76,32 @@ describe('port-guard', () => {
     expect(await l.exited).toEqual({ code: null, signal: 'SIGKILL' });
   });
 
+  test.each([['head -1'], ['true']])(
+    "piped into `%s` (its reader gone, EPIPE): the pipeline exits with the guard's 0 only once the port is free (G4)",
+    async (reader) => {
+      const port = await freePort();
+      const l = await startListener('vllm-stub', LOCAL, port, tmp(), ['ignore-term']);
+      const started = Date.now();
+      const out = execFileSync(
+        'bash',
+        [
+          '-c',
+          `set -o pipefail; "$0" "$1" port-guard ${port} --home "$2" --grace-ms 1000 | ${reader}; echo "rc=$?"`,
+          process.execPath,
+          BIN,
+          tmp(),
+        ],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      // When the pipeline returns the holder is gone: the guard did not stop at the broken pipe.
+      expect(isAlive(l.id)).toBe(false);
+      expect(await isListening(LOCAL, port)).toBe(false);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      expect(out.trimEnd().split('\n').at(-1)).toBe('rc=0');
+      if (reader === 'head -1') expect(out).toMatch(new RegExp(`^PORT_RECLAIM pid=${l.id.pid} `));
+    },
+  );
+
   test('an unknown holder is named, never signalled, and the command exits 42', async () => {
     const port = await freePort();
     const l = await startHttpServer('unknown-holder', LOCAL, port, tmp());
@@ -104,6 +133,7 @@ describe('port-guard', () => {
           start_ticks: l.id.start_ticks,
           cmd: `unknown-holder -m http.server ${port} --bind ${LOCAL}`,
           name: 'python3',
+          uid: process.getuid!(),
           inodes: [expect.stringMatching(/^[0-9]+$/)],
           known: false,
         },
@@ -121,6 +151,22 @@ describe('port-guard', () => {
       exit_code: 0,
       actions: [{ token: 'PORT_RECLAIM', pid: s.id.pid, start_ticks: s.id.start_ticks }],
     });
+  });
+
+  const AS_ROOT = process.getuid?.() === 0;
+  test.runIf(
+    AS_ROOT && osPart(canRunAsNobody(), 'the other-user port-guard test needs setpriv and /usr/bin/python3'),
+  )("run as root, another user's model server is unknown: exit 42, never signalled (G1)", async () => {
+    const port = await freePort();
+    const l = await startHttpServer('vllm-stray', LOCAL, port, tmp(), { asNobody: true });
+    const r = await guard(port, ['--grace-ms', '500']);
+    expect(r.code).toBe(EXIT_PORT_HELD);
+    expect(lines(r.stdout)).toEqual([
+      `PORT_HELD_UNKNOWN pid=${l.id.pid} cmd="vllm-stray -m http.server ${port} --bind ${LOCAL}" reason="it runs as uid 65534, not as this guard's uid 0; never signalled"`,
+    ]);
+    expect(r.stderr).toMatch(/another user's process \(uid 65534\), and left alone/);
+    expect(isAlive(l.id)).toBe(true);
+    expect(await isListening(LOCAL, port)).toBe(true);
   });
 
   test('a known holder beside an unknown one (SO_REUSEPORT): exit 42, neither is signalled', async () => {

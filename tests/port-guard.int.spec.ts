@@ -40,7 +40,11 @@ interface FakeProcess {
   start: number;
   /** fd → link target; 'unreadable' makes fd/ something readdir fails on. */
   fds: Record<string, string> | 'unreadable';
+  /** Its real uid (default this process's euid); null: no status file. */
+  uid?: number | null;
 }
+
+const EUID = process.geteuid!();
 
 /** A /proc tree: net/tcp (null: absent), net/tcp6, and processes. */
 function fakeProc(o: { tcp: string[] | null; tcp6?: string[]; procs?: FakeProcess[] }): string {
@@ -59,6 +63,9 @@ function fakeProc(o: { tcp: string[] | null; tcp6?: string[]; procs?: FakeProces
     );
     writeFileSync(join(dir, 'cmdline'), p.argv.map((a) => `${a}\0`).join(''));
     writeFileSync(join(dir, 'comm'), `${p.comm}\n`);
+    const uid = p.uid === undefined ? EUID : p.uid;
+    if (uid !== null)
+      writeFileSync(join(dir, 'status'), `Name:\t${p.comm}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\n`);
     // As root every directory can be read, mode or not: a file where fd/ should be fails readdir
     // (ENOTDIR) the way another user's fd/ fails it (EACCES) for anyone else.
     if (p.fds === 'unreadable') writeFileSync(join(dir, 'fd'), '');
@@ -132,8 +139,8 @@ describe('sockets: who holds a port, from /proc', () => {
         { family: 'ipv6', address: '::1', inode: '1002' },
       ],
       holders: [
-        { pid: 4100, start_ticks: 7, cmd: 'vllm serve m', name: 'vllm', inodes: ['1001'] },
-        { pid: 4200, start_ticks: 8, cmd: 'vllm serve m', name: 'vllm', inodes: ['1001', '1002'] },
+        { pid: 4100, start_ticks: 7, cmd: 'vllm serve m', name: 'vllm', uid: EUID, inodes: ['1001'] },
+        { pid: 4200, start_ticks: 8, cmd: 'vllm serve m', name: 'vllm', uid: EUID, inodes: ['1001', '1002'] },
       ],
     });
     expect(portHolders(8002, root)).toEqual({ kind: 'free' });
@@ -219,6 +226,37 @@ describe('port-guard: the matrix on a fake /proc', () => {
     ]);
     expect(sent).toEqual([]);
   });
+
+  test('a model server of another user, the guard running as root: unknown, exit 42, never signalled (G1)', async () => {
+    const root = fakeProc({
+      tcp: [row(LOOPBACK4, 8001, '0A', 1001)],
+      procs: [
+        {
+          pid: 4100,
+          argv: ['vllm', 'serve'],
+          comm: 'vllm',
+          start: 7,
+          fds: { '5': 'socket:[1001]' },
+          uid: 65534,
+        },
+      ],
+    });
+    const sent: string[] = [];
+    const events: GuardEvent[] = [];
+    const report = await guardPort({
+      port: 8001,
+      known: knownHolderPatterns(),
+      graceMs: 0,
+      euid: 0,
+      io: recorded(procIo(root), sent),
+      onEvent: (e) => events.push(e),
+    });
+    expect(report).toMatchObject({ outcome: 'PORT_HELD_UNKNOWN', exit_code: EXIT_PORT_HELD });
+    expect(events.map(formatGuardEvent)).toEqual([
+      'PORT_HELD_UNKNOWN pid=4100 cmd="vllm serve" reason="it runs as uid 65534, not as this guard\'s uid 0; never signalled"',
+    ]);
+    expect(sent).toEqual([]);
+  });
 });
 
 describe('port-guard: who is known', () => {
@@ -232,7 +270,7 @@ describe('port-guard: who is known', () => {
     ['vllm-stray -m http.server 8001', 'python3'],
     ['/opt/llama.cpp/build/bin/llama-server -m model.gguf --port 8080', 'llama-server'],
   ])('known: %s', (cmd, name) => {
-    expect(isKnownHolder({ pid: 4100, cmd, name }, defaults)).toBe(true);
+    expect(isKnownHolder({ pid: 4100, cmd, name, uid: EUID }, defaults)).toBe(true);
   });
 
   test.each([
@@ -245,12 +283,12 @@ describe('port-guard: who is known', () => {
     ['unknown-holder -m http.server 8001', 'python3'],
     ['python3 /srv/not-vllm/app.py serve', 'python3'],
   ])('not known: %s', (cmd, name) => {
-    expect(isKnownHolder({ pid: 4100, cmd, name }, defaults)).toBe(false);
+    expect(isKnownHolder({ pid: 4100, cmd, name, uid: EUID }, defaults)).toBe(false);
   });
 
   test('known_holders replaces the defaults, extra_known_holders adds; pid 1 is never known (G5)', () => {
-    const vllm = { pid: 4100, cmd: 'vllm serve m', name: 'vllm' };
-    const ollama = { pid: 4200, cmd: '/usr/local/bin/ollama serve', name: 'ollama' };
+    const vllm = { pid: 4100, cmd: 'vllm serve m', name: 'vllm', uid: EUID };
+    const ollama = { pid: 4200, cmd: '/usr/local/bin/ollama serve', name: 'ollama', uid: EUID };
     expect(isKnownHolder(ollama, knownHolderPatterns({ extra_known_holders: ['^\\S*ollama serve'] }))).toBe(
       true,
     );
@@ -260,6 +298,15 @@ describe('port-guard: who is known', () => {
     expect(isKnownHolder(vllm, knownHolderPatterns({ known_holders: ['^\\S*ollama serve'] }))).toBe(false);
     expect(isKnownHolder({ ...vllm, pid: 1 }, knownHolderPatterns({ known_holders: ['.*'] }))).toBe(false);
     expect(DEFAULT_KNOWN_HOLDERS.length).toBeGreaterThan(0);
+  });
+
+  test("another user's process, or one whose owner cannot be read, is never known, whatever its name (G1)", () => {
+    const vllm = { pid: 4100, cmd: 'vllm serve m', name: 'vllm' };
+    const all = knownHolderPatterns({ known_holders: ['.*'] });
+    expect(isKnownHolder({ ...vllm, uid: EUID + 1 }, all)).toBe(false);
+    expect(isKnownHolder({ ...vllm, uid: null }, all)).toBe(false);
+    expect(isKnownHolder({ ...vllm, uid: 0 }, all, 0)).toBe(true);
+    expect(isKnownHolder({ ...vllm, uid: 65534 }, all, 0)).toBe(false);
   });
 });
 

@@ -99,10 +99,21 @@ describe.runIf(HAVE_ANALYZE)('service units pass systemd-analyze verify', () => 
     expect(unit).toMatch(/^StartLimitIntervalSec=300$/m);
     expect(unit).toMatch(/^StartLimitBurst=5$/m);
     expect(unit).toMatch(/^Restart=on-failure$/m);
+    expect(unit).toMatch(/^TimeoutStartSec=50$/m); // 2 × (5 s + 5 s) + 30
     expect(unit).toContain(
       `ExecStart="${bin.replace('%', '%%')}" --model "my \\"model\\" it's" --x "50%% $$HOME $\${PATH} \\\\n" ";"`,
     );
     const v = await verify('execplane-model.service', unit);
+    expect(v.stderr).toBe('');
+    expect(v.code).toBe(0);
+  });
+
+  test("model unit with port_guard.grace_ms 120000: TimeoutStartSec=280, above the guard's 250 s worst case; verify passes", async () => {
+    const p = plane({ model_server: { argv: ['/bin/true'], port: 8001 }, port_guard: { grace_ms: 120_000 } });
+    const r = await execplane(['service', 'print', 'model', '--home', p.home]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^TimeoutStartSec=280$/m);
+    const v = await verify('execplane-model.service', r.stdout);
     expect(v.stderr).toBe('');
     expect(v.code).toBe(0);
   });

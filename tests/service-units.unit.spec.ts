@@ -4,7 +4,14 @@
  * man pages, give the argument back.
  */
 import { describe, expect, it } from 'vitest';
-import { commandLine, quoteWord } from '../src/ops/service-units.js';
+import { guardWorstCaseMs } from '../src/ops/port-guard.js';
+import {
+  commandLine,
+  modelStartTimeoutSec,
+  modelUnit,
+  quoteWord,
+  START_MARGIN_SEC,
+} from '../src/ops/service-units.js';
 
 /** systemd's reading of a command line: words split at unquoted blanks, "…"/'…' with C escapes. */
 function systemdWords(line: string): string[] {
@@ -78,5 +85,29 @@ describe('values a unit cannot carry are refused (U2)', () => {
     ['a dollar in the program', ['/bin/$x']],
   ])('%s', (_, argv) => {
     expect(() => commandLine(argv)).toThrow(expect.objectContaining({ code: 'E_UNIT_VALUE', exitCode: 2 }));
+  });
+});
+
+describe('the model unit never kills port-guard mid-reclaim (U5)', () => {
+  const input = {
+    node: '/usr/bin/node',
+    bin: '/opt/execplane/bin/execplane.js',
+    home: '/h',
+    argv: ['/bin/true'],
+    port: 8001,
+    version: 't',
+  };
+  it.each([
+    [undefined, 50],
+    [0, 40],
+    [5000, 50],
+    [120_000, 280],
+  ])('port_guard.grace_ms %s: TimeoutStartSec=%i, above 2 × (grace + 5 s)', (graceMs, sec) => {
+    const unit = modelUnit({ ...input, ...(graceMs === undefined ? {} : { guardGraceMs: graceMs }) });
+    expect(unit).toMatch(new RegExp(`^TimeoutStartSec=${sec}$`, 'm'));
+    expect(sec * 1000).toBeGreaterThan(guardWorstCaseMs(graceMs ?? 5000));
+    expect(modelStartTimeoutSec(graceMs ?? 5000)).toBe(
+      Math.ceil(guardWorstCaseMs(graceMs ?? 5000) / 1000) + START_MARGIN_SEC,
+    );
   });
 });

@@ -34,16 +34,35 @@ export function noteCommitted(): void {
   committed = true;
 }
 
+let finishOnBrokenPipe = false;
+
+/**
+ * Says that the command must run to its end even when its reader goes away (EPIPE), and exit with
+ * its own code: `port-guard`, whose exit 0 means "the port is free" only once it has verified it
+ * (G4 of src/ops/port-guard.ts), not when `| head -1` has read its first line.
+ */
+export function finishDespiteBrokenPipe(): void {
+  finishOnBrokenPipe = true;
+}
+
 /**
  * How a broken stdout ends a command: a reader that went away (`execplane replay | head`, EPIPE)
- * ends it quietly with the code it had; any other failure (a full disk under a redirect) is one
+ * ends it quietly with the code it had (or, after `finishDespiteBrokenPipe`, lets it finish with
+ * its own, its further output dropped); any other failure (a full disk under a redirect) is one
  * line on stderr and exit 1 — unless the command had already changed the plane, whose success
  * its exit code then still reports (a retry of an `enqueue` that did append would duplicate it).
  */
 export function installStdoutGuard(): void {
   let reported = false;
+  let broken = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    // After EPIPE every write fails too (ERR_STREAM_DESTROYED): nobody is reading; nothing to say.
+    if (broken) return;
+    if (err.code === 'EPIPE') {
+      broken = true;
+      if (!finishOnBrokenPipe) process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      return;
+    }
     if (reported) return;
     reported = true;
     process.stderr.write(

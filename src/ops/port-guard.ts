@@ -9,7 +9,9 @@
  * G1. Only known holders are ever signalled, and only when every holder of the port is known: a
  *     port any unknown process holds is reported (PORT_HELD_UNKNOWN, exit 42) and nothing is
  *     signalled, not even the known holders beside it. "Known" is a pattern of config.json
- *     `port_guard` (or the defaults below) matching the process's command line or its name.
+ *     `port_guard` (or the defaults below) matching the process's command line or its name, of
+ *     a process whose real uid is the guard's own effective uid: run as root, the guard never
+ *     takes another user's process for one of its model servers (an unreadable uid is not ours).
  * G2. A process is signalled only under the identity (pid + start time, I1 of proc.ts) it had when
  *     it was found holding the port, read again immediately before each signal: a pid now running
  *     another process, or none, is skipped (PORT_SKIP), never signalled. What is left is the
@@ -129,6 +131,8 @@ export function procIo(procRoot = '/proc'): PortGuardIo {
 export interface PortGuardOptions {
   readonly port: number;
   readonly known: readonly RegExp[];
+  /** Whose processes may be known (G1); default this process's effective uid. */
+  readonly euid?: number;
   readonly graceMs: number;
   readonly io?: Partial<PortGuardIo>;
   /** Each line as it happens (a journal sees PORT_RECLAIM before the grace, not after). */
@@ -141,6 +145,11 @@ export const MAX_RECLAIMS = 2;
 const POLL_MS = 50;
 /** How long a SIGKILLed process may take to go (it may be in uninterruptible sleep). */
 const KILL_WAIT_MS = 5000;
+
+/** The longest the guard spends reclaiming (G6): MAX_RECLAIMS × (grace + KILL_WAIT_MS). */
+export function guardWorstCaseMs(graceMs: number): number {
+  return MAX_RECLAIMS * (graceMs + KILL_WAIT_MS);
+}
 
 /** The behaviour matrix (G1–G6). */
 export async function guardPort(options: PortGuardOptions): Promise<PortGuardReport> {
@@ -172,16 +181,22 @@ export async function guardPort(options: PortGuardOptions): Promise<PortGuardRep
       emit({ token: outcome, port });
       return end(outcome);
     }
-    const seen = probe.holders.map((h) => ({ ...h, known: isKnownHolder(h, options.known) }));
+    const seen = probe.holders.map((h) => ({ ...h, known: isKnownHolder(h, options.known, options.euid) }));
     for (const h of seen) if (!holders.has(key(h))) holders.set(key(h), h);
     const unknown = seen.filter((h) => !h.known);
     if (unknown.length || round === MAX_RECLAIMS) {
-      for (const h of unknown) emit({ token: 'PORT_HELD_UNKNOWN', pid: h.pid, cmd: h.cmd });
+      for (const h of unknown)
+        emit({ token: 'PORT_HELD_UNKNOWN', pid: h.pid, cmd: h.cmd, ...foreignReason(h, options.euid) });
       for (const h of seen) if (h.known) emit({ token: 'PORT_HELD_KNOWN', pid: h.pid, cmd: h.cmd });
       if (unknown.length) {
         const more = unknown.length > 1 ? ` and ${unknown.length - 1} more` : '';
+        const first = unknown[0]!;
+        const what =
+          first.uid !== null && first.uid !== (options.euid ?? process.geteuid?.())
+            ? `another user's process (uid ${first.uid})`
+            : 'not a known model server';
         const reason =
-          `held by pid ${unknown[0]!.pid}${more}, not a known model server, and left alone (never signalled). ` +
+          `held by pid ${first.pid}${more}, ${what}, and left alone (never signalled). ` +
           'Stop it or free the port, then start the model server again (or, if it is one, add a pattern ' +
           'for it to config.json port_guard.extra_known_holders)';
         return end('PORT_HELD_UNKNOWN', reason);
@@ -242,11 +257,24 @@ async function reclaim(
 
 /** Whether `h` is a model server the guard may reclaim (G1, G5). */
 export function isKnownHolder(
-  h: Pick<SocketHolder, 'pid' | 'cmd' | 'name'>,
+  h: Pick<SocketHolder, 'pid' | 'cmd' | 'name' | 'uid'>,
   patterns: readonly RegExp[],
+  euid: number = process.geteuid?.() ?? -1,
 ): boolean {
   if (h.pid === 1 || h.pid === process.pid) return false; // G5
+  if (h.uid !== euid) return false; // G1: another user's process, whatever it is called
   return patterns.some((p) => p.test(h.cmd) || (h.name !== null && p.test(h.name)));
+}
+
+/** The reason a holder whose name would match is unknown: it is not this user's (G1). */
+function foreignReason(h: GuardedHolder, euid: number = process.geteuid?.() ?? -1): { reason?: string } {
+  if (h.uid === euid) return {};
+  return {
+    reason:
+      h.uid === null
+        ? 'its owner cannot be read; never signalled'
+        : `it runs as uid ${h.uid}, not as this guard's uid ${euid}; never signalled`,
+  };
 }
 
 const key = (id: ProcessIdentity) => `${id.pid}@${id.start_ticks}`;

@@ -20,6 +20,7 @@
  *     fails the start, Restart=on-failure starts it again, and the start limit stops it.
  */
 import { UsageError } from '../errors.js';
+import { DEFAULT_GRACE_MS, guardWorstCaseMs } from './port-guard.js';
 
 export type UnitKind = 'worker' | 'model';
 
@@ -34,6 +35,9 @@ export const UNIT_POLICY = {
  * for it to end: aborting jobs and writing their `fail` events.
  */
 export const STOP_MARGIN_SEC = 15;
+
+/** What TimeoutStartSec of the model unit allows beyond port-guard's worst case (U5). */
+export const START_MARGIN_SEC = 30;
 
 /** Where the CLI that the unit runs lives: `process.execPath` and the absolute path of bin/execplane.js. */
 export interface ExecplaneCommand {
@@ -59,6 +63,8 @@ export interface ModelUnitInput extends ExecplaneCommand {
   /** config.json `model_server.argv`, its argv[0] resolved to an absolute path. */
   readonly argv: readonly string[];
   readonly port: number;
+  /** config.json `port_guard.grace_ms` (default DEFAULT_GRACE_MS), for TimeoutStartSec (U5). */
+  readonly guardGraceMs?: number;
   readonly workingDirectory?: string;
   readonly environmentFile?: string;
   readonly path?: string;
@@ -142,6 +148,8 @@ export function modelUnit(u: ModelUnitInput): string {
     '# ExecStartPre= exits: the start limit above is what ends the retries of a held port; then',
     '# free the port and `systemctl --user reset-failed` the unit.',
     `ExecStartPre=${commandLine([u.node, u.bin, 'port-guard', String(u.port), '--home', u.home])}`,
+    `# port-guard takes at most ${Math.ceil(guardWorstCaseMs(u.guardGraceMs ?? DEFAULT_GRACE_MS) / 1000)} s (two rounds of grace + 5 s); never killed mid-reclaim.`,
+    `TimeoutStartSec=${modelStartTimeoutSec(u.guardGraceMs ?? DEFAULT_GRACE_MS)}`,
     `ExecStart=${commandLine(u.argv)}`,
     ...(u.workingDirectory === undefined
       ? []
@@ -157,6 +165,11 @@ export function modelUnit(u: ModelUnitInput): string {
     '[Install]',
     'WantedBy=default.target',
   ]);
+}
+
+/** TimeoutStartSec of the model unit for a port-guard grace of `graceMs` (U5). */
+export function modelStartTimeoutSec(graceMs: number): number {
+  return Math.ceil(guardWorstCaseMs(graceMs) / 1000) + START_MARGIN_SEC;
 }
 
 /** A command line: the executable (absolute, U2), then each argument quoted (U1). */

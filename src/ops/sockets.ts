@@ -19,7 +19,7 @@
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { processCommand, processName, runningIdentity, type ProcessIdentity } from './proc.js';
+import { processCommand, processName, processUid, runningIdentity, type ProcessIdentity } from './proc.js';
 
 export interface ListeningSocket {
   readonly family: 'ipv4' | 'ipv6';
@@ -33,6 +33,8 @@ export interface SocketHolder extends ProcessIdentity {
   readonly cmd: string;
   /** /proc/PID/comm, or null when unreadable. */
   readonly name: string | null;
+  /** Its real uid (/proc/PID/status), or null when unreadable: who it belongs to. */
+  readonly uid: number | null;
   /** The listening sockets of the port it holds. */
   readonly inodes: readonly string[];
 }
@@ -172,6 +174,7 @@ function scanHolders(inodes: ReadonlySet<string>, procRoot: string): Scan | { wh
       ...id,
       cmd: processCommand(pid, procRoot) ?? `[pid ${pid}]`,
       name: processName(pid, procRoot) ?? null,
+      uid: processUid(pid, procRoot) ?? null,
       inodes: [...new Set(held)],
     });
   }

@@ -104,10 +104,16 @@ export async function startNamed(
   argv: readonly string[],
   host: string,
   port: number,
-  options: { cwd?: string; readsForkedPid?: boolean } = {},
+  options: { cwd?: string; readsForkedPid?: boolean; asNobody?: boolean } = {},
 ): Promise<Listener> {
-  const child = spawn('bash', ['-c', 'n=$1; shift; exec -a "$n" "$@"', 'bash', name, PYTHON, ...argv], {
-    cwd: options.cwd,
+  const named = ['-c', 'n=$1; shift; exec -a "$n" "$@"', 'bash', name];
+  // As user nobody (setpriv, root only): the system's Python, which nobody may run (PYTHON may lie
+  // under a /root it cannot enter); exec keeps the pid through setpriv, bash and Python.
+  const [cmd, args] = options.asNobody
+    ? ['setpriv', [...NOBODY_SETPRIV, 'bash', ...named, SYSTEM_PYTHON, ...argv]]
+    : ['bash', [...named, PYTHON, ...argv]];
+  const child = spawn(cmd, args, {
+    cwd: options.asNobody ? '/' : options.cwd,
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   children.push(child);
@@ -136,9 +142,31 @@ export async function startNamed(
   return { child, id, ...(forked ? { forked } : {}), exited };
 }
 
-/** `exec -a NAME python3 -m http.server PORT --bind HOST` */
-export function startHttpServer(name: string, host: string, port: number, cwd: string): Promise<Listener> {
-  return startNamed(name, ['-m', 'http.server', String(port), '--bind', host], host, port, { cwd });
+/** `exec -a NAME python3 -m http.server PORT --bind HOST`; with `asNobody`, as user nobody. */
+export function startHttpServer(
+  name: string,
+  host: string,
+  port: number,
+  cwd: string,
+  o: { asNobody?: boolean } = {},
+): Promise<Listener> {
+  return startNamed(name, ['-m', 'http.server', String(port), '--bind', host], host, port, {
+    cwd,
+    ...(o.asNobody ? { asNobody: true } : {}),
+  });
+}
+
+const NOBODY_SETPRIV = ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups'];
+const SYSTEM_PYTHON = '/usr/bin/python3';
+
+/** Whether a listener can run as user nobody here: root, setpriv, and a system Python. */
+export function canRunAsNobody(): boolean {
+  try {
+    execFileSync('setpriv', [...NOBODY_SETPRIV, SYSTEM_PYTHON, '-c', ''], { stdio: 'ignore' });
+    return process.getuid?.() === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** `exec -a NAME python3 listen.py PORT HOST OPTS`: opts among ignore-term, reuseport, fork. */

@@ -10,7 +10,7 @@ import {
 } from '../../ops/port-guard.js';
 import { homeOption, jsonOption, parsePositiveInt } from '../options.js';
 import { escapeLines } from '../escape.js';
-import { printJson, printLines } from '../output.js';
+import { finishDespiteBrokenPipe, printJson, printLines } from '../output.js';
 
 /** config.json's bound on port_guard.grace_ms (schemas/config.schema.json), for the flag too. */
 const MAX_GRACE_MS = 120_000;
@@ -57,6 +57,8 @@ inspected (PORT_PROBE_FAILED: fail closed); 2 usage or an invalid config.json.
 See docs/operations.md, "The model server's port".`,
     )
     .action(async (port: number, opts: { home: string; json?: boolean; graceMs?: number }) => {
+      // `port-guard P | head -1 && start-server`: exit 0 only once the port is verified free (G4).
+      finishDespiteBrokenPipe();
       const guard = loadPlaneConfig(opts.home).config.port_guard ?? {};
       const report = await guardPort({
         port,

@@ -145,6 +145,7 @@ async function modelText(homeOpt: string): Promise<string> {
     home,
     argv: [exe, ...args],
     port: server.port,
+    ...(config.port_guard?.grace_ms === undefined ? {} : { guardGraceMs: config.port_guard.grace_ms }),
     ...(server.working_directory === undefined ? {} : { workingDirectory: server.working_directory }),
     ...(server.environment_file === undefined ? {} : { environmentFile: server.environment_file }),
     ...(process.env.PATH ? { path: process.env.PATH } : {}),
