@@ -5,6 +5,7 @@
  * server on 127.0.0.1 — and `retry`, the operator's redrive, with its refusals.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,8 @@ import type { Health } from '../src/ops/health.js';
 import { requireDist } from './helpers/cli.js';
 import { FAKE_MODEL, startFakeOpenAi, type FakeOpenAi } from './helpers/fake-openai.js';
 import { freePort, isAlive, startHttpServer, startListener, stopListeners } from './helpers/listeners.js';
-import { cli, startWorkProcess, untilOutput } from './helpers/procs.js';
+import { BIN, cli, startWorkProcess, untilOutput } from './helpers/procs.js';
+import { osPart } from './helpers/os-parts.js';
 import { agentSpec } from './helpers/specs.js';
 import { useTmpDirs } from './helpers/tmp.js';
 import { sleep } from './helpers/worker.js';
@@ -480,6 +482,43 @@ describe('status with real workers', () => {
       process.kill(idle.pid!, 'SIGCONT');
     }
   });
+
+  const AS_ROOT = process.getuid?.() === 0;
+  it.runIf(AS_ROOT && osPart(existsSync('/usr/bin/setpriv'), 'the other-user status test needs setpriv'))(
+    'a reader of another user (a monitoring account) still sees a running worker as running',
+    async () => {
+      const { home, ws } = plane();
+      await enqueue(home, agentSpec());
+      const w = startWorkProcess(home, ws, ['--worker-id', 'roots', '--slots', '2']);
+      children.push(w);
+      await untilOutput(w, /ready: roots/);
+      await until('the job to complete', async () =>
+        (await status(home)).counts.complete === 1 ? true : undefined,
+      );
+      // Readable by all, writable by root only: what a monitoring user gets.
+      execFileSync('chmod', ['-R', 'a+rX', join(home, '..', '..'), join(home, '..')]);
+      execFileSync('chmod', ['-R', 'a+rX', home]);
+      const r = execFileSync(
+        '/usr/bin/setpriv',
+        [
+          '--reuid',
+          'nobody',
+          '--regid',
+          'nogroup',
+          '--clear-groups',
+          process.execPath,
+          BIN,
+          'status',
+          '--home',
+          home,
+          '--json',
+        ],
+        { encoding: 'utf8' },
+      );
+      const seen = (JSON.parse(r) as PlaneStatus).workers.find((x) => x.worker_id === 'roots');
+      expect(seen).toMatchObject({ alive: true, pid: w.pid, slots: 2 });
+    },
+  );
 
   it('a --worker-id the event schema refuses is refused before anything is written (it names a file under workers/)', async () => {
     const { home, ws } = plane();

@@ -59,7 +59,16 @@ export type PidFileStatus =
   /** Held, and its pid still has its start time (H2). */
   | { readonly kind: 'live'; readonly record: PidRecord }
   /** Not a pid file (H6), or held but its record cannot be trusted (H2). */
-  | { readonly kind: 'unverified'; readonly why: string; readonly record?: PidRecord };
+  | {
+      readonly kind: 'unverified';
+      readonly why: string;
+      readonly record?: PidRecord;
+      /**
+       * Held, its pid alive with its start time, but whether that pid is the holder cannot be
+       * seen (another user's /proc/PID/fd): live as far as a reader without privilege can tell.
+       */
+      readonly holderUnseen?: true;
+    };
 
 /** The fields a record vouches for; a holder's facts never override them (H2). */
 const IDENTITY_KEYS: ReadonlySet<string> = new Set(['pid', 'start_ticks', 'started_at_utc']);
@@ -162,6 +171,7 @@ export function inspectPidFile(path: string): PidFileStatus {
             ? `held by another process, not by pid ${record.pid} that it records`
             : `held, but whether pid ${record.pid} is its holder cannot be seen (its /proc entry is not readable)`,
         record,
+        ...(holds === undefined ? { holderUnseen: true as const } : {}),
       };
     return { kind: 'live', record };
   } finally {

@@ -91,14 +91,17 @@ export function listWorkers(paths: PlanePaths): ListedWorker[] {
     if (st.kind === 'absent') return [];
     const record = st.record ?? null;
     const presence = presenceOf(record);
-    if (st.kind === 'live') {
+    // A reader that cannot see another user's /proc/PID/fd still sees a held file and a live pid:
+    // for a listing (R3), that worker is running.
+    if (record && (st.kind === 'live' || (st.kind === 'unverified' && st.holderUnseen))) {
       // R4: a process stopped by a signal holds its file and claims nothing.
-      const stopped = ['T', 't'].includes(processStat(st.record.pid)?.state ?? '');
+      const stopped = ['T', 't'].includes(processStat(record.pid)?.state ?? '');
       const listed =
         stopped && presence ? { ...presence, not_claiming: 'stopped by a signal (SIGSTOP)' } : presence;
       return [{ file, alive: true, presence: listed, record }];
     }
-    const why = st.kind === 'stale' ? 'its process is gone' : st.why;
+    const why =
+      st.kind === 'stale' ? 'its process is gone' : st.kind === 'unverified' ? st.why : 'unverified';
     return [{ file, alive: false, why, presence, record }];
   });
 }
