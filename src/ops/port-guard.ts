@@ -319,7 +319,7 @@ export function portHint(
   const probe = portHolders(port, procRoot);
   if (probe.kind === 'free')
     return silent
-      ? `nothing listens on port ${port}: start the model server (systemctl --user start execplane-model)`
+      ? `nothing listens on port ${port}: start the model server (its service, e.g. systemctl --user start execplane-model)`
       : undefined;
   if (probe.kind === 'probe_failed') return `who holds port ${port} cannot be read (${probe.why})`;
   const unknown = probe.holders.find((h) => !isKnownHolder(h, patterns));
