@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Plane } from '../src/plane.js';
 import type { PlaneStatus } from '../src/ops/status.js';
 import type { Health } from '../src/ops/health.js';
 import { requireDist } from './helpers/cli.js';
@@ -185,6 +186,23 @@ describe('status', () => {
     expect(hc.code).toBe(1);
     expect(hc.health.degraded[0]!.code).toBe('ledger_corrupt');
     expect(readFileSync(ledger).subarray(0, good.length).equals(good)).toBe(true);
+  });
+
+  it("a ledger ahead of this machine's clock (a clock stepped back): status says by how much, health is degraded", async () => {
+    const { home } = plane();
+    // A writer an hour ahead that predates the clock check: the library, told to skip it.
+    const ahead = Plane.open(home, { clock: { nowMs: () => Date.now() + 3_600_000 }, referenceClock: null });
+    try {
+      await ahead.submit([{ type: 'enqueue', spec: agentSpec() }]);
+    } finally {
+      ahead.close();
+    }
+    const s = await status(home);
+    expect(s.ledger_ahead_sec).toBeGreaterThan(3500);
+    expect(s.ledger_ahead_sec).toBeLessThanOrEqual(3600);
+    const h = await health(home);
+    expect(h.code).toBe(1);
+    expect(h.health.degraded.map((d) => d.code)).toEqual(['ledger_ahead_of_clock']);
   });
 
   it('a model endpoint down is degraded; the same endpoint up is not (the probe of `execplane models`)', async () => {
