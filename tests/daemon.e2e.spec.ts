@@ -8,6 +8,7 @@ import { execa, type ResultPromise } from 'execa';
 import {
   closeSync,
   existsSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -353,5 +354,93 @@ describe('stop and --pid-file never touch what is not a pid file (H6 of src/ops/
     expect(readFileSync(p.ledger, 'utf8')).toBe(p.text);
     expect(readFileSync(config, 'utf8')).toBe('{}\n');
     expect(readFileSync(precious, 'utf8')).toBe('secret\n');
+  });
+
+  test("--log-file that is another file under another name, another plane's ledger or a pid file: exit 2, the file unchanged", async () => {
+    const p = await demoPlane();
+    const other = await demoPlane();
+    const linkedPlane = await demoPlane();
+    const linked = join(p.root, 'linked.log');
+    linkSync(linkedPlane.ledger, linked);
+    const running = plane();
+    const d = await startDaemon(running);
+    const pidText = readFileSync(running.pidFile, 'utf8');
+    for (const [file, says] of [
+      [linked, 'has 2 names \\(hard links\\)'],
+      [other.ledger, 'already holds something that is not a worker log'],
+      [running.pidFile, 'already holds something that is not a worker log'],
+    ] as const) {
+      const r = await execplane(
+        [
+          'work',
+          '--daemon',
+          '--home',
+          p.home,
+          '--workspace',
+          p.workspace,
+          '--pid-file',
+          join(p.root, 'x.pid'),
+          '--log-file',
+          file,
+        ],
+        { cwd: p.workspace, timeoutMs: 20_000 },
+      );
+      expect(r.code, file).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`E_LOG_FILE: --log-file .* ${says}`));
+    }
+    expect(readFileSync(other.ledger, 'utf8')).toBe(other.text);
+    expect(readFileSync(linkedPlane.ledger, 'utf8')).toBe(linkedPlane.text);
+    expect(readFileSync(running.pidFile, 'utf8')).toBe(pidText);
+    expect(inspectPidFile(running.pidFile)).toMatchObject({ kind: 'live', record: { pid: d.id.pid } });
+    // Its own log, from an earlier start, is a log: appended to.
+    expect((await execplane(['stop', '--pid-file', running.pidFile], { timeoutMs: 90_000 })).code).toBe(0);
+    await startDaemon(running);
+    expect((await execplane(['stop', '--pid-file', running.pidFile], { timeoutMs: 90_000 })).code).toBe(0);
+    expect(readFileSync(running.logFile, 'utf8').match(/ready: /g)).toHaveLength(2);
+  });
+
+  test('a daemon whose --worker-id a running worker has: exit 1 with E_WORKER_ID_IN_USE, no pid file left', async () => {
+    const p = plane();
+    const a = await execplane(
+      [
+        'work',
+        '--daemon',
+        '--home',
+        p.home,
+        '--workspace',
+        p.workspace,
+        '--worker-id',
+        'ci-1',
+        '--pid-file',
+        p.pidFile,
+        '--log-file',
+        p.logFile,
+      ],
+      { cwd: p.workspace, timeoutMs: 60_000 },
+    );
+    expect(a.code, a.stderr).toBe(0);
+    started.push(runningIdentity(Number(a.stdout.trim()))!);
+    const second = join(p.root, 'run', 'second.pid');
+    const b = await execplane(
+      [
+        'work',
+        '--daemon',
+        '--home',
+        p.home,
+        '--workspace',
+        p.workspace,
+        '--worker-id',
+        'ci-1',
+        '--pid-file',
+        second,
+        '--log-file',
+        join(p.root, 'run', 'second.log'),
+      ],
+      { cwd: p.workspace, timeoutMs: 60_000 },
+    );
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/E_WORKER_ID_IN_USE/);
+    expect(existsSync(second)).toBe(false);
+    expect((await execplane(['stop', '--pid-file', p.pidFile], { timeoutMs: 90_000 })).code).toBe(0);
   });
 });

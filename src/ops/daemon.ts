@@ -156,10 +156,11 @@ function refuseIfHeld(pidFile: string): void {
 /** Opens the log to append to (D6); its directory is made if need be. */
 function openLog(logFile: string): number {
   mkdirSync(dirname(logFile), { recursive: true });
-  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;
+  const { O_RDWR, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;
   let fd: number;
   try {
-    fd = openSync(logFile, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0o644);
+    // Read too: its first line is checked before anything is appended (looksLikeWorkerLog).
+    fd = openSync(logFile, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0o644);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP')
       throw new UsageError(
@@ -168,14 +169,33 @@ function openLog(logFile: string): number {
       );
     throw err;
   }
-  if (!fstatSync(fd).isFile()) {
+  const st = fstatSync(fd);
+  const refuse = (why: string) => {
     closeSync(fd);
-    throw new UsageError(
-      'E_LOG_FILE',
-      `--log-file ${logFile} is not a regular file; give the path of a file`,
+    throw new UsageError('E_LOG_FILE', `--log-file ${logFile} ${why}`);
+  };
+  if (!st.isFile()) refuse('is not a regular file; give the path of a file');
+  // D6: a log is appended only to a file that is nothing else — not another name of some file (a
+  // hard link to a ledger, an evidence file, a pid file), not a file that holds anything but a
+  // worker's log lines (another plane's ledger, a pid or registry record: JSON that is no log).
+  if (st.nlink > 1)
+    refuse(`has ${st.nlink} names (hard links): it may be another file's; give a log of its own`);
+  if (st.size > 0 && !looksLikeWorkerLog(fd))
+    refuse(
+      'already holds something that is not a worker log (its first line is no log line); give a log of its own',
     );
-  }
   return fd;
+}
+
+/**
+ * A worker's log line starts with its UTC timestamp (text), `{"ts":"` (--log-format json), or
+ * `execplane` (the one-line error a worker that stopped writes on stderr).
+ */
+function looksLikeWorkerLog(fd: number): boolean {
+  const head = Buffer.alloc(32);
+  const n = readSync(fd, head, 0, head.length, 0);
+  const text = head.toString('latin1', 0, n);
+  return /^(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d|\{"ts":"\d{4}-|execplane[: ])/.test(text);
 }
 
 /** The last lines the child wrote to its log since `from` (at most 4 KiB). */

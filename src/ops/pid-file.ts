@@ -201,7 +201,8 @@ export function removeStalePidFile(path: string): boolean {
  * `--pid-file` and `--log-file` as given by a user (`flag`), resolved, or a UsageError (exit 2,
  * `code`) when they name what they must never change (H6): a file of the plane at `home`
  * (jobs.jsonl, jobs.lock, checkpoint.json, config.json, KILL_SWITCH, anything under evidence/),
- * a symbolic link, something that is not a regular file, or a path under /proc, /sys or /dev.
+ * a symbolic link, a file with other names (hard links), something that is not a regular file, or
+ * a path under /proc, /sys or /dev.
  */
 export function checkOwnFilePath(path: string, o: { flag: string; code: string; home: string }): string {
   const abs = resolve(path);
@@ -239,6 +240,11 @@ export function checkOwnFilePath(path: string, o: { flag: string; code: string; 
     throw new UsageError(o.code, `${what} is a symbolic link; give the path of the file itself`);
   if (st && !st.isFile())
     throw new UsageError(o.code, `${what} is not a regular file; give the path of a file`);
+  if (st && st.nlink > 1)
+    throw new UsageError(
+      o.code,
+      `${what} has ${st.nlink} names (hard links): it may be another file's; give a file of its own`,
+    );
   return abs;
 }
 

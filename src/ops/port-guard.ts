@@ -191,14 +191,13 @@ export async function guardPort(options: PortGuardOptions): Promise<PortGuardRep
       if (unknown.length) {
         const more = unknown.length > 1 ? ` and ${unknown.length - 1} more` : '';
         const first = unknown[0]!;
-        const what =
-          first.uid !== null && first.uid !== (options.euid ?? process.geteuid?.())
-            ? `another user's process (uid ${first.uid})`
-            : 'not a known model server';
+        const foreign = first.uid !== null && first.uid !== (options.euid ?? process.geteuid?.());
         const reason =
-          `held by pid ${first.pid}${more}, ${what}, and left alone (never signalled). ` +
-          'Stop it or free the port, then start the model server again (or, if it is one, add a pattern ' +
-          'for it to config.json port_guard.extra_known_holders)';
+          `held by pid ${first.pid}${more}, ${foreign ? `another user's process (uid ${first.uid})` : 'not a known model server'}, ` +
+          'and left alone (never signalled). Stop it or free the port, then start the model server again' +
+          (foreign
+            ? ' (its owner, or root, must stop it: the guard never signals another user’s process)'
+            : ' (or, if it is one, add a pattern for it to config.json port_guard.extra_known_holders)');
         return end('PORT_HELD_UNKNOWN', reason);
       }
       const reason = `still held after ${MAX_RECLAIMS} rounds of SIGTERM and SIGKILL`;

@@ -69,6 +69,12 @@ export interface WorkerOptions {
    * (ops/registry.ts): which jobs it refuses and why.
    */
   readonly presence?: Pick<WorkerPresence, 'refuses'>;
+  /**
+   * Called once the worker is started for real — registered under workers/, watching the ledger,
+   * the kill switch seen off — and before its first claim: where `work --daemon` takes its pid
+   * file, so a start that fails (an id in use, the kill switch) is never reported as running.
+   */
+  readonly onReady?: () => void;
 }
 
 /** Structured facts of a log line (`work --log-format json`). */
@@ -194,6 +200,7 @@ export class Worker {
       `ready: ${this.workerId}, ${this.slots} slot(s), lease ${this.leaseSec}s, ledger at seq ${this.plane.state.head.seq}`,
     );
     const idleMs = (this.options.maxIdleSec ?? 0) * 1000;
+    let readyTold = false;
     let lastBusyMs = this.clock.nowMs();
     try {
       for (;;) {
@@ -201,6 +208,10 @@ export class Worker {
           this.abortAll(new JobAbort('kill_switch', 'the kill switch is on', true));
           await this.settle();
           return { code: EXIT_KILL_SWITCH, reason: 'kill_switch', message: 'the kill switch is on' };
+        }
+        if (!readyTold) {
+          readyTold = true;
+          this.options.onReady?.();
         }
         try {
           // A read the disk fails (EIO) degrades the worker like a write it fails (F2).

@@ -182,16 +182,22 @@ exited with 2, or failed a start check, which --daemon runs itself first); stop 
         ...jobRuntime({ home: opts.home, sandbox, log }),
         log,
         presence: { refuses: { processes: refusal(true), processes_without_network: refusal(false) } },
+        // Held until this process exits (D3 of src/ops/daemon.ts), taken once the worker has
+        // started for real (D4): registered, its id its own, the kill switch off.
+        onReady: () =>
+          holdWorkerPidFile({
+            home: opts.home,
+            isDaemon: isDaemonChild,
+            ...(files.pidFile === undefined ? {} : { pidFile: files.pidFile }),
+            ...(files.logFile === undefined ? {} : { logFile: files.logFile }),
+            facts: {
+              argv: process.argv.slice(1),
+              grace_sec: opts.graceSec,
+              worker_id: opts.workerId ?? null,
+            },
+          }),
       });
       workerId = worker.workerId;
-      // Held until this process exits (D3 of src/ops/daemon.ts), taken once the worker is built (D4).
-      holdWorkerPidFile({
-        home: opts.home,
-        isDaemon: isDaemonChild,
-        ...(files.pidFile === undefined ? {} : { pidFile: files.pidFile }),
-        ...(files.logFile === undefined ? {} : { logFile: files.logFile }),
-        facts: { argv: process.argv.slice(1), grace_sec: opts.graceSec, worker_id: opts.workerId ?? null },
-      });
       const onSignal = (sig: NodeJS.Signals) => {
         log?.(`${sig} received`);
         worker.shutdown(opts.graceSec);
