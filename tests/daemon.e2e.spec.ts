@@ -227,6 +227,27 @@ describe('work --daemon and stop --pid-file', () => {
     expect(existsSync(p.logFile)).toBe(false); // nothing was spawned
   });
 
+  test('a bad --worker-id or a missing --workspace with --daemon: exit 2, one line, no log and no pid file', async () => {
+    const p = plane();
+    for (const flags of [
+      ['--workspace', p.workspace, '--worker-id', 'bad id'],
+      ['--workspace', join(p.root, 'nope')],
+    ]) {
+      const r = await execplane(
+        ['work', '--daemon', '--home', p.home, '--pid-file', p.pidFile, '--log-file', p.logFile, ...flags],
+        {
+          cwd: p.workspace,
+          timeoutMs: 20_000,
+        },
+      );
+      expect(r.code, flags.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^execplane: E_USAGE: /);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(existsSync(p.logFile)).toBe(false);
+      expect(existsSync(p.pidFile)).toBe(false);
+    }
+  });
+
   test('--lease-sec too short with --daemon: exit 2 at once, nothing spawned', async () => {
     const p = plane();
     const r = await execplane(

@@ -46,6 +46,9 @@ function plane(config?: object) {
 describe.runIf(HAVE_ANALYZE)('service units pass systemd-analyze verify', () => {
   test('worker unit: Type=exec, SIGTERM with TimeoutStopSec above the grace, no restart on exit 2 or 3', async () => {
     const p = plane();
+    // A workspace whose path systemd would misread unquoted: spaces, quotes, %, $.
+    const workspace = join(p.root, 'ws 1 "quoted" 50% $HOME');
+    mkdirSync(workspace);
     const r = await execplane([
       'service',
       'print',
@@ -53,13 +56,13 @@ describe.runIf(HAVE_ANALYZE)('service units pass systemd-analyze verify', () => 
       '--home',
       p.home,
       '--workspace',
-      p.workspace,
+      workspace,
       '--slots',
       '3',
       '--grace-sec',
       '20',
       '--worker-id',
-      'w 1 "quoted" 50% $HOME',
+      'w-1',
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
@@ -69,13 +72,31 @@ describe.runIf(HAVE_ANALYZE)('service units pass systemd-analyze verify', () => 
     expect(unit).toMatch(/^TimeoutStopSec=35$/m);
     expect(unit).toMatch(/^Restart=on-failure$/m);
     expect(unit).toMatch(/^RestartPreventExitStatus=2 3$/m);
-    expect(unit).toContain(
-      `ExecStart=${process.execPath} ${BIN} work --home ${p.home} --workspace ${p.workspace} --slots 3`,
-    );
-    expect(unit).toContain('--worker-id "w 1 \\"quoted\\" 50%% $$HOME"');
+    expect(unit).toContain(`ExecStart=${process.execPath} ${BIN} work --home ${p.home} --workspace "`);
+    expect(unit).toContain(`/ws 1 \\"quoted\\" 50%% $$HOME" --slots 3`);
+    expect(unit).toContain('--worker-id w-1');
     const v = await verify('execplane-worker.service', unit);
     expect(v.stderr).toBe('');
     expect(v.code).toBe(0);
+
+    // What `work` would refuse at every start is refused now, not in a restart loop.
+    for (const bad of [
+      ['--worker-id', 'w 1'],
+      ['--lease-sec', '0.1'],
+    ]) {
+      const refused = await execplane([
+        'service',
+        'print',
+        'worker',
+        '--home',
+        p.home,
+        '--workspace',
+        p.workspace,
+        ...bad,
+      ]);
+      expect(refused.code, bad.join(' ')).toBe(2);
+      expect(refused.stderr).toMatch(/^execplane: E_USAGE: /);
+    }
   });
 
   test('model unit from config.json: port-guard before each start, a start limit, awkward argv quoted', async () => {

@@ -104,7 +104,7 @@ export async function startDaemon(o: StartDaemonOptions): Promise<DaemonStarted>
       child.kill('SIGTERM');
       throw new RefusedError(
         'E_DAEMON_START',
-        `the worker (pid ${child.pid}) did not take ${pidFile} within ${Math.round((o.timeoutMs ?? DAEMON_START_TIMEOUT_MS) / 1000)} s and was stopped; its log (${logFile}) says:\n${logTail(logFile, logStart)}`,
+        `the worker (pid ${child.pid}) did not take ${pidFile} within ${Math.round((o.timeoutMs ?? DAEMON_START_TIMEOUT_MS) / 1000)} s and was sent SIGTERM; its log (${logFile}) says:\n${logTail(logFile, logStart)}`,
       );
     }
     await new Promise((r) => setTimeout(r, 50));

@@ -321,7 +321,9 @@ export function portHint(
       ? `nothing listens on port ${port}: start the model server (its service, e.g. systemctl --user start execplane-model)`
       : undefined;
   if (probe.kind === 'probe_failed') return `who holds port ${port} cannot be read (${probe.why})`;
-  const unknown = probe.holders.find((h) => !isKnownHolder(h, patterns));
+  // By name only: `status` run by root or a monitoring user must not call the model server of
+  // the user who runs it a stranger (the guard's own rule, G1, is about whom it may signal).
+  const unknown = probe.holders.find((h) => !isKnownHolder({ ...h, uid: -1 }, patterns, -1));
   if (unknown)
     return `model endpoint down: port ${port} held by unknown process (pid=${unknown.pid}, cmd=${quote(unknown.cmd)}); stop it or free the port, then restart the model service`;
   const known = probe.holders[0]!;

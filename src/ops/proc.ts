@@ -10,7 +10,8 @@
  * I3. A zombie has ended, for every caller: it keeps its /proc entry, start time included, until
  *     its parent reaps it (in a container whose PID 1 reaps nothing, never), yet it holds no file,
  *     lock or port, runs nothing, and a signal does nothing to it. `runningIdentity` and
- *     `hasEnded` are the only two questions asked of a pid.
+ *     `hasEnded` are the only two questions of identity asked of a pid (its state, uid, command
+ *     line and locks are facts about a process, not who it is).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 

@@ -18,6 +18,8 @@
  *     This is what ends the model unit's loop on a held port: RestartPreventExitStatus= applies to
  *     the main process only, never to ExecStartPre= (systemd.service(5)), so `port-guard`'s exit 42
  *     fails the start, Restart=on-failure starts it again, and the start limit stops it.
+ * U5. The model unit's TimeoutStartSec exceeds port-guard's worst case, 2 × (grace + 5 s), so
+ *     systemd never kills the guard in the middle of a reclaim.
  */
 import { UsageError } from '../errors.js';
 import { DEFAULT_GRACE_MS, guardWorstCaseMs } from './port-guard.js';

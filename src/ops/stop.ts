@@ -34,7 +34,13 @@ export type StopOutcome =
   /** Live when inspected, but its pid no longer had its start time at the signal (S1). */
   | { readonly kind: 'ended-before-signal'; readonly record: PidRecord }
   | { readonly kind: 'signal-failed'; readonly record: PidRecord; readonly code: string }
-  | { readonly kind: 'still-running'; readonly record: PidRecord; readonly waitedSec: number };
+  | {
+      readonly kind: 'still-running';
+      readonly record: PidRecord;
+      readonly waitedSec: number;
+      /** SIGKILL was sent too (--kill), and the process is still there. */
+      readonly killed?: true;
+    };
 
 export interface StopOptions {
   /** How long to wait after SIGTERM; default: the record's grace_sec + 15 s, else 30 s. */
@@ -66,7 +72,7 @@ export async function stopPidFileHolder(path: string, o: StopOptions = {}): Prom
     const kill = signal(record, 'SIGKILL');
     if (kill?.kind === 'signal-failed') return kill;
     if (kill === undefined && !(await ended(record, KILL_WAIT_MS)))
-      return { kind: 'still-running', record, waitedSec: timeoutSec + KILL_WAIT_MS / 1000 };
+      return { kind: 'still-running', record, waitedSec: timeoutSec + KILL_WAIT_MS / 1000, killed: true };
     // kill set: it ended on its own between the timeout and the SIGKILL.
     return {
       kind: 'stopped',

@@ -18,7 +18,7 @@ import { nextBackoffEndMs, pickClaims } from '../core/claim-order.js';
 import { DEFAULT_RETRY_POLICY, nextLeaseExpiryMs, reapCommands, type RetryPolicy } from '../core/reap.js';
 import type { JobContext } from '../../machines/job.types.js';
 import { isExecplaneError, type ExecplaneError } from '../errors.js';
-import { ClockSkewError, LedgerCorruptError, LedgerReplacedError, UsageError } from '../errors.js';
+import { ClockSkewError, LedgerCorruptError, LedgerReplacedError } from '../errors.js';
 import { describeFault, FaultState, machineFaultCode } from './faults.js';
 import { assertHomeOutsideWorkspace, planePaths, type PlanePaths } from '../ledger/paths.js';
 import { MAX_CLOCK_SKEW_MS } from '../ledger/store.js';
@@ -31,7 +31,7 @@ import type { ErrorInfo, LedgerEvent } from '../schema/types.generated.js';
 import { systemClock, type Clock } from '../time.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { JobAbort } from './errors.js';
-import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC, DEFAULT_POLL_MS } from './defaults.js';
+import { assertWorkerId, DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC, DEFAULT_POLL_MS } from './defaults.js';
 import { JobRun } from './job-run.js';
 import type { HandlerRegistry } from './types.js';
 
@@ -97,9 +97,6 @@ export interface WorkerExit {
 
 export { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC, DEFAULT_POLL_MS } from './defaults.js';
 
-/** A worker id as the event schema has it (schemas/event.schema.json, WorkerId). */
-const WORKER_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
-
 /** How long a worker has had nothing to run before it refreshes checkpoint.json. */
 export const CHECKPOINT_IDLE_MS = 1_000;
 
@@ -135,11 +132,7 @@ export class Worker {
   constructor(private readonly options: WorkerOptions) {
     // Before anything: the id names its file under workers/ (ops/registry.ts) and goes into every
     // claim, so one the event schema refuses is refused here, not at the first claim.
-    if (options.workerId !== undefined && !WORKER_ID.test(options.workerId))
-      throw new UsageError(
-        'E_USAGE',
-        `--worker-id ${JSON.stringify(options.workerId)} is not a worker id: 1 to 128 of A-Z a-z 0-9 . _ : @ -`,
-      );
+    if (options.workerId !== undefined) assertWorkerId(options.workerId);
     this.paths = planePaths(options.home);
     this.workspace = realpathSync(options.workspace ?? process.cwd());
     // Before anything is created: a home inside the workspace is the jobs' to change.
@@ -195,10 +188,6 @@ export class Worker {
       throw err;
     }
     this.watch();
-    // Logged once it watches the ledger: from here on an append wakes it (scripts wait for it).
-    this.options.log?.(
-      `ready: ${this.workerId}, ${this.slots} slot(s), lease ${this.leaseSec}s, ledger at seq ${this.plane.state.head.seq}`,
-    );
     const idleMs = (this.options.maxIdleSec ?? 0) * 1000;
     let readyTold = false;
     let lastBusyMs = this.clock.nowMs();
@@ -212,6 +201,11 @@ export class Worker {
         if (!readyTold) {
           readyTold = true;
           this.options.onReady?.();
+          // Logged once it watches the ledger, its start accepted (registered, the kill switch off,
+          // its pid file taken): from here on an append wakes it (scripts wait for this line).
+          this.options.log?.(
+            `ready: ${this.workerId}, ${this.slots} slot(s), lease ${this.leaseSec}s, ledger at seq ${this.plane.state.head.seq}`,
+          );
         }
         try {
           // A read the disk fails (EIO) degrades the worker like a write it fails (F2).

@@ -9,7 +9,7 @@ import { assertHomeOutsideWorkspace, planePaths } from '../../ledger/paths.js';
 import { modelUnit, unitName, workerUnit, type UnitKind } from '../../ops/service-units.js';
 import { findProgram } from '../../sandbox/program-lookup.js';
 import { packageRoot, VERSION } from '../../version.js';
-import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC } from '../../worker/defaults.js';
+import { assertWorkerId, DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC } from '../../worker/defaults.js';
 import { homeOption, jsonOption, parsePositiveInt, parseSeconds } from '../options.js';
 import { printJson, printLines, warn } from '../output.js';
 
@@ -99,8 +99,10 @@ function workerText(opts: Opts): string {
   const workspace = resolve(opts.workspace ?? process.cwd());
   if (!isDirectory(workspace))
     throw new UsageError('E_USAGE', `--workspace ${workspace} is not a directory; create it first`);
-  // The rule `work` enforces at start, checked now rather than in a restart loop.
+  // The rules `work` enforces at start, checked now rather than in a restart loop.
   assertHomeOutsideWorkspace(home, workspace);
+  if (opts.leaseSec < 0.3) throw new UsageError('E_USAGE', '--lease-sec must be at least 0.3');
+  if (opts.workerId !== undefined) assertWorkerId(opts.workerId);
   const environmentFile = opts.environmentFile === undefined ? undefined : resolve(opts.environmentFile);
   if (environmentFile !== undefined) assertReadable(environmentFile, '--environment-file', 'E_USAGE');
   return workerUnit({

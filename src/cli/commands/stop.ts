@@ -81,6 +81,8 @@ function describe(file: string, o: StopOutcome): string {
     case 'signal-failed':
       return `${file}: pid ${o.record.pid} could not be signalled (${o.code}); is it another user's?`;
     case 'still-running':
-      return `${who(o.record)} is still running ${o.waitedSec} s after SIGTERM; wait longer (--timeout-sec) or add --kill`;
+      return o.killed
+        ? `${who(o.record)} is still running ${o.waitedSec} s after SIGTERM and SIGKILL (stuck in the kernel?); look at it (ps, /proc/${o.record.pid}/stack)`
+        : `${who(o.record)} is still running ${o.waitedSec} s after SIGTERM; wait longer (--timeout-sec) or add --kill`;
   }
 }

@@ -1,9 +1,10 @@
+import { statSync } from 'node:fs';
 import { escapeLines } from '../escape.js';
 import { Option, type Command as Program } from 'commander';
 import { UsageError } from '../../errors.js';
 import { loadPlaneConfig } from '../../config/plane-config.js';
 import { assertHomeOutsideWorkspace } from '../../ledger/paths.js';
-import { DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC } from '../../worker/defaults.js';
+import { assertWorkerId, DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC } from '../../worker/defaults.js';
 import type { LogFields } from '../../worker/worker.js';
 import { defaultDaemonFiles, holdWorkerPidFile, startDaemon, takeDaemonChildMark } from '../../ops/daemon.js';
 import { assertPidFileOrAbsent, checkOwnFilePath } from '../../ops/pid-file.js';
@@ -224,6 +225,9 @@ function checkStart(opts: Opts): { pidFile?: string; logFile?: string } {
   if (opts.leaseSec < 0.3) throw new UsageError('E_USAGE', '--lease-sec must be at least 0.3');
   if (opts.logFile !== undefined && !opts.daemon)
     throw new UsageError('E_USAGE', '--log-file goes with --daemon; in the foreground the log is stderr');
+  if (opts.workerId !== undefined) assertWorkerId(opts.workerId);
+  if (opts.workspace !== undefined && !isDirectory(opts.workspace))
+    throw new UsageError('E_USAGE', `--workspace ${opts.workspace} is not a directory; give one that exists`);
   // Before the sandbox is probed or anything written: a home the jobs could change is refused.
   assertHomeOutsideWorkspace(opts.home, opts.workspace ?? process.cwd());
   // A malformed config.json refuses the start (E_CONFIG, exit 2) before anything is claimed.
@@ -260,4 +264,12 @@ function workLog(
         `${JSON.stringify({ ts: new Date().toISOString(), level: fields?.level ?? 'info', worker_id: workerId(), msg, ...fields })}\n`,
       );
   return (msg) => process.stderr.write(`${new Date().toISOString()} execplane work: ${escapeLines(msg)}\n`);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
