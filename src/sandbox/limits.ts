@@ -15,7 +15,16 @@
  *     rlimits, and a command that hits one fails the way the program reports it; open files are
  *     capped and never attributed.
  */
-import { chownSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Budgets } from '../schema/types.generated.js';
 
@@ -120,10 +129,39 @@ export function probeCgroups(procSelfCgroup = '/proc/self/cgroup', root = '/sys/
       };
     }
   }
+  for (const dir of [memory, pids]) sweepLeftCgroups(dir);
   return { kind: 'v1', memory, pids };
 }
 
+/**
+ * Removes the cgroups of workers that are gone (a `kill -9` between create and remove, or a kernel
+ * that still counted a process at `remove`): an empty cgroup is removed by rmdir, one with a
+ * process in it refuses (EBUSY) and stays. Only ours (`execplane-<pid>-…`), only of dead pids.
+ */
+function sweepLeftCgroups(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /^execplane-(\d+)-/.exec(name)?.[1];
+    if (pid === undefined || existsSync(`/proc/${pid}`)) continue;
+    try {
+      rmdirSync(join(dir, name));
+    } catch {
+      // busy, or not ours to remove: left as it is
+    }
+  }
+}
+
 let made = 0;
+/**
+ * Part of every cgroup name this process makes: a pid alone repeats once the kernel reuses it, and
+ * a cgroup left by the earlier holder of that pid would make mkdir fail with EEXIST.
+ */
+const NONCE = randomBytes(4).toString('hex');
 
 /**
  * A cgroup for one command under `limits`; undefined where there is no support. `owner`: the user
@@ -135,7 +173,7 @@ export function createJobCgroup(
   owner?: { readonly uid: number; readonly gid: number },
 ): JobCgroup | undefined {
   if (support.kind !== 'v1') return undefined;
-  const name = `execplane-${process.pid}-${++made}`;
+  const name = `execplane-${process.pid}-${NONCE}-${++made}`;
   const memory = join(support.memory, name);
   const pids = join(support.pids, name);
   mkdirSync(memory);
