@@ -61,8 +61,13 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30
   }
 }
 
-async function startDaemon(p: ReturnType<typeof plane>) {
-  const r = await execplane(
+/** `work --daemon` on the plane with its pid and log files, then `extra`; never throws on a non-zero exit. */
+function runDaemon(
+  p: ReturnType<typeof plane>,
+  extra: readonly string[] = [],
+  o: { env?: Record<string, string> } = {},
+) {
+  return execplane(
     [
       'work',
       '--daemon',
@@ -74,9 +79,14 @@ async function startDaemon(p: ReturnType<typeof plane>) {
       p.pidFile,
       '--log-file',
       p.logFile,
+      ...extra,
     ],
-    { cwd: p.workspace, timeoutMs: 60_000 },
+    { cwd: p.workspace, timeoutMs: 60_000, ...(o.env ? { env: o.env } : {}) },
   );
+}
+
+async function startDaemon(p: ReturnType<typeof plane>) {
+  const r = await runDaemon(p);
   expect(r.code, r.stderr).toBe(0);
   const pid = Number(r.stdout.trim());
   const id = runningIdentity(pid);
@@ -204,21 +214,7 @@ describe('work --daemon and stop --pid-file', () => {
     const p = plane();
     mkdirSync(p.home, { recursive: true });
     writeFileSync(planePaths(p.home).config, '{"bogus":1}');
-    const r = await execplane(
-      [
-        'work',
-        '--daemon',
-        '--home',
-        p.home,
-        '--workspace',
-        p.workspace,
-        '--pid-file',
-        p.pidFile,
-        '--log-file',
-        p.logFile,
-      ],
-      { cwd: p.workspace, timeoutMs: 60_000 },
-    );
+    const r = await runDaemon(p);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^execplane: E_CONFIG: .*config\.json/);
@@ -270,21 +266,7 @@ describe('work --daemon and stop --pid-file', () => {
     });
     expect(fg.code).toBe(2);
     expect(fg.stderr).toMatch(/E_USAGE: --log-file goes with --daemon/);
-    const r = await execplane(
-      [
-        'work',
-        '--daemon',
-        '--home',
-        p.home,
-        '--workspace',
-        p.workspace,
-        '--pid-file',
-        p.pidFile,
-        '--log-file',
-        p.logFile,
-      ],
-      { cwd: p.workspace, timeoutMs: 60_000, env },
-    );
+    const r = await runDaemon(p, [], { env });
     expect(r.code, r.stderr).toBe(0);
     const pid = Number(r.stdout.trim());
     started.push(runningIdentity(pid)!);
@@ -422,23 +404,7 @@ describe('stop and --pid-file never touch what is not a pid file (H6 of src/ops/
 
   test('a daemon whose --worker-id a running worker has: exit 1 with E_WORKER_ID_IN_USE, no pid file left', async () => {
     const p = plane();
-    const a = await execplane(
-      [
-        'work',
-        '--daemon',
-        '--home',
-        p.home,
-        '--workspace',
-        p.workspace,
-        '--worker-id',
-        'ci-1',
-        '--pid-file',
-        p.pidFile,
-        '--log-file',
-        p.logFile,
-      ],
-      { cwd: p.workspace, timeoutMs: 60_000 },
-    );
+    const a = await runDaemon(p, ['--worker-id', 'ci-1']);
     expect(a.code, a.stderr).toBe(0);
     started.push(runningIdentity(Number(a.stdout.trim()))!);
     const second = join(p.root, 'run', 'second.pid');

@@ -4,7 +4,7 @@
  * killed with -9, jobs no running worker can run), with real worker processes and a real HTTP
  * server on 127.0.0.1 — and `retry`, the operator's redrive, with its refusals.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -537,6 +537,31 @@ describe('status with real workers', () => {
       expect(seen).toMatchObject({ alive: true, pid: w.pid, slots: 2 });
     },
   );
+
+  it("a crashed worker's file is not listed as running, and the next worker to start removes it once a minute old", async () => {
+    const { home, ws } = plane();
+    await enqueue(home, agentSpec({ max_attempts: 1 }));
+    let dead = 4_000_000;
+    while (existsSync(`/proc/${dead}`)) dead += 1;
+    const ghost = (id: string) =>
+      `${JSON.stringify({ pid: dead, start_ticks: 1, started_at_utc: '2026-01-01T00:00:00.000Z', worker: { worker_id: id, host: 'h', slots: 1, lease_sec: 60, workspace: ws, version: '0' } })}\n`;
+    const workers = join(home, 'workers');
+    mkdirSync(workers, { recursive: true });
+    const old = join(workers, 'ghost-old.json');
+    const fresh = join(workers, 'ghost-fresh.json');
+    writeFileSync(old, ghost('ghost-old'));
+    writeFileSync(fresh, ghost('ghost-fresh'));
+    const twoMinutesAgo = new Date(Date.now() - 120_000);
+    utimesSync(old, twoMinutesAgo, twoMinutesAgo);
+    const before = await status(home);
+    expect(before.workers.map((w) => w.worker_id)).toEqual([]);
+    expect(before.oldest_queued!.waiting.code).toBe('no_worker');
+
+    const r = await cli(['work', '--home', home, '--workspace', ws, '--once', '--quiet'], { cwd: ws });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
+  });
 
   it('a --worker-id the event schema refuses is refused before anything is written (it names a file under workers/)', async () => {
     const { home, ws } = plane();

@@ -11,8 +11,8 @@ import { planeStatus, type PlaneStatus } from '../ops/status.js';
 import { parsePositiveInt } from './options.js';
 import { warn } from './output.js';
 
-/** The longest a probe may take (as `models --timeout-ms`). */
-const MAX_PROBE_MS = 30_000;
+/** The longest a probe may take, for `models`, `status` and `health` alike (docs/model-lane.md). */
+export const MAX_PROBE_MS = 30_000;
 export const DEFAULT_STATUS_PROBE_MS = 2000;
 
 export function probeTimeoutOption(): Option {

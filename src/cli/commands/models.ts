@@ -3,10 +3,8 @@ import { Option } from 'commander';
 import { loadPlaneConfig } from '../../config/plane-config.js';
 import type { ModelProbe } from '../../model/probe.js';
 import { homeOption, jsonOption, parsePositiveInt } from '../options.js';
+import { MAX_PROBE_MS } from '../plane-status.js';
 import { EXIT_REFUSED, printJson, printLines } from '../output.js';
-
-/** The longest a probe may take: status and health use the same bound (docs/model-lane.md). */
-const MAX_PROBE_MS = 30_000;
 
 export function register(program: Program): void {
   program
