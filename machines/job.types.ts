@@ -8,7 +8,6 @@ import type {
   ExpireEvent,
   FailEvent,
   HeartbeatEvent,
-  JobSpec,
   RetryEvent,
   StartEvent,
   ToolCallEvent,
@@ -37,7 +36,7 @@ export interface Lease {
 /** Everything the machine knows about one job: the fold of its events, nothing else. */
 export interface JobContext {
   readonly job_id: string;
-  readonly job_type: JobSpec['job_type'];
+  readonly job_type: string;
   readonly priority: number;
   readonly max_attempts: number;
   readonly budgets: Budgets;

@@ -8,7 +8,7 @@ const schemasDir = fileURLToPath(new URL('../schemas/', import.meta.url));
 const schema = (name) => JSON.parse(readFileSync(schemasDir + name, 'utf8'));
 
 /** The ajv options of the one validator (src/schema/validate.ts documents them). */
-export const AJV_OPTIONS = { allErrors: true, discriminator: true, strict: true, strictRequired: false };
+export const AJV_OPTIONS = { allErrors: true, strict: true, strictRequired: false };
 
 /**
  * The text of src/schema/validators.generated.ts: ajv's standalone code for job, event and config
@@ -24,6 +24,12 @@ export function generateValidators() {
     job: 'job.schema.json',
     event: 'event.schema.json',
     config: 'config.schema.json',
+    // Each built-in job type's payload on its own (src/schema/builtin-job-types.ts).
+    repo_index_payload: 'job.schema.json#/$defs/RepoIndexPayload',
+    doc_compactor_payload: 'job.schema.json#/$defs/DocCompactorPayload',
+    test_runner_payload: 'job.schema.json#/$defs/TestRunnerPayload',
+    agent_payload: 'job.schema.json#/$defs/AgentPayload',
+    stored_job: 'job.schema.json#/$defs/StoredJobSpec',
   });
   return [
     '/* eslint-disable */',

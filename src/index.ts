@@ -1,6 +1,6 @@
 /**
- * execplane as a library: open a plane, submit commands, replay, embed a worker with your own
- * handlers and clock.
+ * execplane as a library (docs/library.md): define job types of your own, open a plane, enqueue
+ * jobs, run workers, wait for results, replay and audit.
  */
 export { openPlane, Plane } from './plane.js';
 export type { OpenOptions, SubmitResult, EachResult, ClaimRequest, StoredJob } from './plane.js';
@@ -28,5 +28,27 @@ export type { AuditReport } from './audit/audit.js';
 export type { Finding, FindingCode } from './audit/findings.js';
 export { importLegacy } from './legacy/import-legacy.js';
 export type { ImportReport } from './legacy/import-legacy.js';
-export { defaultHandlers, jobRuntime } from './jobs/index.js';
+export { createWorker, defaultHandlers, jobRuntime, jobTypeSet } from './jobs/index.js';
+export type { CreateWorkerOptions, JobRuntimeOptions } from './jobs/index.js';
+export { defineJobType, isJobType } from './jobs/define.js';
+export type { AnyJobType, CommandRequest, JobRuntime, JobType, JobTypeDefinition } from './jobs/define.js';
+export {
+  BUILTIN_JOB_TYPES,
+  agentJob,
+  docCompactorJob,
+  repoIndexJob,
+  testRunnerJob,
+} from './jobs/builtins.js';
+export { JobTypeSet, GENERIC_DEFAULTS } from './schema/job-types.js';
+export type { JobTypeDefaults, JobTypeSchema } from './schema/job-types.js';
+export { BUILTIN_JOB_TYPE_SET, validateJobSpec } from './schema/builtin-job-types.js';
+export type {
+  BuiltinJobSpec,
+  BuiltinJobType,
+  BuiltinPayloads,
+  JobPayload,
+  JobSpec,
+  JobSpecInput,
+} from './schema/job-spec.js';
+export type { ExecResult } from './sandbox/exec-tool.js';
 export { prepareSandbox } from './sandbox/prepare.js';

@@ -16,7 +16,10 @@ import { planePaths, type PlanePaths } from './ledger/paths.js';
 import { LedgerStore, type TornTailMoved } from './ledger/store.js';
 import type { VerifyOptions } from './ledger/verify-pool.js';
 import { buildReport, type ReplayReport } from './replay/report.js';
-import type { ClaimEvent, JobSpec, LedgerEvent } from './schema/types.generated.js';
+import type { ClaimEvent, LedgerEvent } from './schema/types.generated.js';
+import { BUILTIN_JOB_TYPE_SET } from './schema/builtin-job-types.js';
+import type { JobSpecInput, StoredJob } from './schema/job-spec.js';
+import { JobTypeSet, type JobTypeSchema } from './schema/job-types.js';
 import type { Clock } from './time.js';
 
 /** A process that folded at least this many lines past the checkpoint writes a new one. */
@@ -43,7 +46,15 @@ export interface OpenOptions {
   readonly referenceClock?: Clock | null;
   /** Called for each event the initial fold applies, after it is applied. */
   readonly onEvent?: (ev: LedgerEvent, line: number, state: PlaneState) => void;
+  /**
+   * The job types enqueue accepts, and whose defaults complete a spec (src/schema/job-types.ts);
+   * default the built-in ones. Job types of your own (defineJobType, src/jobs/define.ts) are
+   * given as a list, the built-in ones then added, or as a complete JobTypeSet.
+   */
+  readonly jobTypes?: JobTypeSet<JobTypeSchema<string, unknown>> | Iterable<JobTypeSchema<string, unknown>>;
 }
+
+export { BUILTIN_JOB_TYPE_SET };
 
 export type EachResult =
   | { readonly ok: true; readonly outcome: CommandOutcome; readonly event?: LedgerEvent }
@@ -59,8 +70,7 @@ export interface ClaimRequest {
   readonly canRun?: (job: JobContext) => boolean;
 }
 
-/** A job spec as stored in its enqueue event: job_id and created_at_utc are always set. */
-export type StoredJob = JobSpec & { readonly job_id: string; readonly created_at_utc: string };
+export type { StoredJob } from './schema/job-spec.js';
 
 export interface SubmitResult {
   readonly outcomes: readonly CommandOutcome[];
@@ -77,6 +87,8 @@ export class Plane {
     readonly store: LedgerStore,
     readonly paths: PlanePaths | undefined,
     private readonly ids: IdSource = monotonicJobIds(),
+    /** The job types enqueue accepts here (OpenOptions.jobTypes). */
+    readonly jobTypes: JobTypeSet<JobTypeSchema<string, unknown>> = BUILTIN_JOB_TYPE_SET,
   ) {}
 
   /** Opens the plane in `home` (nothing needs to exist) and folds its ledger. */
@@ -95,7 +107,7 @@ export class Plane {
       verify: options.verify,
       ...(options.referenceClock !== undefined ? { referenceClock: options.referenceClock } : {}),
     });
-    const plane = new Plane(store, paths, options.ids);
+    const plane = new Plane(store, paths, options.ids, jobTypesOf(options.jobTypes));
     if (loaded && !loaded.ok) plane.checkpointRejected = loaded.reason;
     // A plane that folds from line 1 still knows how far the existing checkpoint reaches, so a
     // full `replay` does not rewrite a checkpoint that is already current.
@@ -127,7 +139,8 @@ export class Plane {
    * Decides `commands` in order against the current state and appends their events in one
    * group commit: all are accepted or none is (RefusedError, file untouched).
    */
-  async submit(commands: readonly Command[]): Promise<SubmitResult> {
+  async submit(input: readonly Command[]): Promise<SubmitResult> {
+    const commands = input.map((c) => this.complete(c));
     this.store.loadEnded(namedJobs(commands));
     const { value, events, tornTailMoved } = await this.store.commit((tsMs, seal) =>
       commands.map((command): CommandOutcome => {
@@ -146,11 +159,20 @@ export class Plane {
    * nothing, accepted ones share one group commit (how a worker coalesces its slots' events).
    */
   async submitEach(
-    commands: readonly Command[],
+    input: readonly Command[],
   ): Promise<{ results: EachResult[]; tornTailMoved: TornTailMoved | null }> {
-    this.store.loadEnded(namedJobs(commands));
+    const commands = input.map((c): Command | ExecplaneError => {
+      try {
+        return this.complete(c);
+      } catch (err) {
+        if (err instanceof ExecplaneError) return err;
+        throw err;
+      }
+    });
+    this.store.loadEnded(namedJobs(commands.filter((c): c is Command => !(c instanceof ExecplaneError))));
     const { value, tornTailMoved } = await this.store.commit((tsMs, seal) =>
       commands.map((command): EachResult => {
+        if (command instanceof ExecplaneError) return { ok: false, error: command };
         try {
           const d = decide(command, this.state, tsMs, this.ids);
           if (d.kind === 'exists') {
@@ -202,6 +224,30 @@ export class Plane {
     return [...events];
   }
 
+  /**
+   * Enqueues one job (docs/job-spec.md: only job_type and payload are required) and returns its
+   * id — the one the spec gives, or a new one. Enqueuing a spec already here with the same id
+   * and the same spec returns that id and appends nothing (docs/spec.md §3); throws SchemaError
+   * for an invalid spec, RefusedError (E_JOB_EXISTS) for an id taken by another spec.
+   */
+  async enqueue<T extends string, P>(spec: JobSpecInput<T, P>): Promise<string> {
+    const { outcomes } = await this.submit([{ type: 'enqueue', spec }]);
+    return outcomes[0]!.job_id;
+  }
+
+  /**
+   * A spec as written, completed with its job type's defaults (src/schema/job-types.ts) and
+   * checked, without enqueuing it: what `execplane spec check` prints.
+   */
+  completeSpec(spec: unknown, what?: string): ReturnType<JobTypeSet['resolve']> {
+    return this.jobTypes.resolve(spec, what);
+  }
+
+  /** An enqueue's spec completed and checked before the lock (decide then needs no job type). */
+  private complete(command: Command): Command {
+    return command.type === 'enqueue' ? { ...command, spec: this.jobTypes.resolve(command.spec) } : command;
+  }
+
   /** The full spec of a job, read from its enqueue line. */
   jobSpec(jobId: string): StoredJob {
     this.store.loadEnded([jobId]);
@@ -211,7 +257,7 @@ export class Plane {
     if (ev.event !== 'enqueue' || ev.job_id !== jobId) {
       throw new LedgerCorruptError(0, `the enqueue line of ${jobId} is not at byte ${offset}`, 'jobs.jsonl');
     }
-    return ev.job as StoredJob;
+    return ev.job;
   }
 
   /** The replayed state and its digest (every ended job a checkpoint restored is read first). */
@@ -264,6 +310,13 @@ function* namedJobs(commands: readonly Command[]): Generator<string> {
       if (typeof id === 'string') yield id;
     }
   }
+}
+
+function jobTypesOf(given: OpenOptions['jobTypes']): JobTypeSet<JobTypeSchema<string, unknown>> | undefined {
+  if (given === undefined || given instanceof JobTypeSet) return given;
+  // A JobTypeSet of another copy of this package (a user's module resolving its own) is one too.
+  if (typeof (given as Partial<JobTypeSet>).resolve === 'function') return given as JobTypeSet;
+  return BUILTIN_JOB_TYPE_SET.with(given);
 }
 
 export function openPlane(home: string, options?: OpenOptions): Plane {

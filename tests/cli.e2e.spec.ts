@@ -133,8 +133,8 @@ describe('enqueue', () => {
     },
     {
       name: 'missing field',
-      spec: { ...base, tool_policy: { allow_network: false, allow_subprocess: false } },
-      path: '/tool_policy',
+      spec: { ...base, payload: { prompt: 'x' } },
+      path: '/payload',
     },
     { name: 'unknown field', spec: { ...base, colour: 'blue' }, path: '/' },
     { name: 'bad id', spec: { ...base, job_id: 'job-NOT_OK' }, path: '/job_id' },
@@ -170,9 +170,11 @@ describe('enqueue', () => {
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^execplane: E_SCHEMA: .*spec\.json is invalid:$/);
     const problems = lines.slice(1);
-    expect(problems).toHaveLength(4);
+    // The budget left out (max_concurrency_slots) is not a problem: the job type's default fills it in.
+    expect(problems).toHaveLength(3);
     for (const p of problems) expect(p).toMatch(/^ {2}\/[\w/]*: (must|missing|unknown) .+/);
-    expect(problems.join('\n')).toMatch(/\/budgets: missing required field "max_concurrency_slots"/);
+    expect(problems.join('\n')).toMatch(/\/budgets\/max_wall_time_sec: must be integer/);
+    expect(problems.join('\n')).toMatch(/\/job_id: must match pattern/);
     expect(problems.join('\n')).toMatch(/\/: unknown field "colour"/);
     expect(existsSync(w.ledger)).toBe(false);
   });

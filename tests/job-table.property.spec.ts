@@ -16,6 +16,7 @@ import { initialJob, TABLE_SPEC, tableEngineFor, transitionJob } from '../machin
 import type { JobContext, JobMachineEvent, JobRecord } from '../machines/job.types.js';
 import { PlaneState, specDigest } from '../src/core/plane-state.js';
 import type { EnqueueEvent, LedgerEvent } from '../src/schema/types.generated.js';
+import type { StoredJob } from '../src/schema/job-spec.js';
 import { T0 } from './helpers/clock.js';
 import { agentSpec, SHA_A } from './helpers/specs.js';
 
@@ -179,7 +180,7 @@ describe('the compiled job table (T3)', () => {
           ts_utc: new Date(T0).toISOString(),
           event: 'enqueue',
           job_id: J,
-          job: job,
+          job: job as StoredJob,
         };
         const input = { ev: enqueue, spec_sha256: specDigest(job) };
         let [snap] = initialTransition(jobMachine, input);
@@ -328,7 +329,7 @@ describe('refusals are explained by the machine (T4)', () => {
     const base = { v: 1 as const, prev: SHA_A, hash: SHA_A, job_id: J };
     const job = { ...agentSpec({ job_id: J, budgets: { max_tool_calls: 0 } }), created_at_utc: at(0) };
     expect(
-      state.evolve({ ...base, seq: 1, ts_utc: at(0), event: 'enqueue', job }, { engine }),
+      state.evolve({ ...base, seq: 1, ts_utc: at(0), event: 'enqueue', job: job as StoredJob }, { engine }),
     ).toBeUndefined();
     const claim = {
       ...base,

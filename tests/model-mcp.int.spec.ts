@@ -21,11 +21,11 @@ import { descendants } from '../src/sandbox/tree-stop.js';
 import type {
   CompleteEvent,
   FailEvent,
-  JobSpec,
   LedgerEvent,
   McpServer,
   ToolCallEvent,
 } from '../src/schema/types.generated.js';
+import type { JobSpec } from '../src/schema/job-spec.js';
 import type { JobHandlerContext } from '../src/worker/types.js';
 import { ledgerEvents } from './helpers/ledger.js';
 import { osPart } from './helpers/os-parts.js';
@@ -74,7 +74,7 @@ interface Call {
 }
 
 interface Harness {
-  readonly ctx: JobHandlerContext;
+  readonly ctx: JobHandlerContext<unknown>;
   readonly sandbox: Sandbox;
   readonly mcp: McpSessions;
   readonly plane: Plane;

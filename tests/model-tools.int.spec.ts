@@ -31,7 +31,8 @@ import { TOOL_NAME } from '../src/model/types.js';
 import { TOOL_RESULT_MAX_BYTES } from '../src/model/loop.js';
 import { argsValidator } from '../src/model/tool-args.js';
 import { prepareSandbox } from '../src/sandbox/prepare.js';
-import type { CompleteEvent, JobSpec, LedgerEvent, ToolCallEvent } from '../src/schema/types.generated.js';
+import type { CompleteEvent, LedgerEvent, ToolCallEvent } from '../src/schema/types.generated.js';
+import type { JobSpec } from '../src/schema/job-spec.js';
 import type { JobHandlerContext } from '../src/worker/types.js';
 import { ledgerEvents } from './helpers/ledger.js';
 import { freshPlane } from './helpers/sandbox.js';
@@ -84,7 +85,7 @@ async function runTools(
     budgets?: Partial<JobSpec['budgets']>;
     setup?: (l: Layout) => void;
   },
-  body: (invoke: Invoke, l: Layout, ctx: JobHandlerContext) => Promise<void>,
+  body: (invoke: Invoke, l: Layout, ctx: JobHandlerContext<unknown>) => Promise<void>,
 ): Promise<JobRun> {
   const p = freshPlane(realpathSync(tmp()));
   const l: Layout = { root: p.root, home: p.home, ws: p.workspace, outside: join(p.root, 'outside') };

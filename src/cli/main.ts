@@ -17,6 +17,7 @@ import * as reap from './commands/reap.js';
 import * as replay from './commands/replay.js';
 import * as retry from './commands/retry.js';
 import * as show from './commands/show.js';
+import * as spec from './commands/spec.js';
 import * as service from './commands/service.js';
 import * as status from './commands/status.js';
 import * as stop from './commands/stop.js';
@@ -43,6 +44,7 @@ const COMMANDS = [
   service,
   stop,
   portGuard,
+  spec,
 ];
 
 export function buildProgram(): Command {

@@ -6,8 +6,8 @@
  */
 import { canonicalOrder } from '../canonical.js';
 import { RefusedError } from '../errors.js';
-import type { JobSpec } from '../schema/types.generated.js';
-import { validateJobSpec } from '../schema/validate.js';
+import type { JobSpec } from '../schema/job-spec.js';
+import { validateStoredJob } from '../schema/validate.js';
 import { toTsUtc } from '../time.js';
 import type { Command, EventBody } from './commands.js';
 import { specDigest, type PlaneState } from './plane-state.js';
@@ -139,20 +139,26 @@ function jobContext(state: PlaneState, jobId: string) {
 }
 
 /**
- * Validates and completes a spec (job_id and created_at_utc when absent). A repeat of an
+ * Completes a spec (job_id and created_at_utc when absent) and checks it as stored: `spec` is
+ * already complete otherwise — the job type's defaults were filled in before the lock (Plane,
+ * src/schema/job-types.ts), so deciding needs no job type's definition. A repeat of an
  * existing id is idempotent only when the spec is byte-identical in canonical form; a
  * submission without created_at_utc is compared without it, so re-running the same file is a
  * no-op. A finished job is never re-queued by an enqueue (docs/spec.md §9).
  */
 function decideEnqueue(spec: unknown, state: PlaneState, tsMs: number, ids: IdSource): Decision {
-  const submitted = validateJobSpec(spec);
+  const submitted = spec as JobSpec;
+  const complete =
+    typeof spec === 'object' && spec !== null && !Array.isArray(spec)
+      ? {
+          ...submitted,
+          job_id: submitted.job_id ?? ids.jobId(tsMs),
+          created_at_utc: submitted.created_at_utc ?? toTsUtc(tsMs),
+        }
+      : spec;
   // In canonical key order once, so sealing it and hashing it (specDigest) both take the fast path.
-  const job: JobSpec = canonicalOrder({
-    ...submitted,
-    job_id: submitted.job_id ?? ids.jobId(tsMs),
-    created_at_utc: submitted.created_at_utc ?? toTsUtc(tsMs),
-  });
-  const jobId = job.job_id as string;
+  const job = canonicalOrder(validateStoredJob(complete));
+  const jobId = job.job_id;
   const existing = state.get(jobId);
   if (existing) {
     const ctx = existing.context;

@@ -29,7 +29,8 @@ import {
   type Refusal,
 } from '../../machines/job.types.js';
 import { canonicalJson, sha256Hex, ZERO_HASH } from '../canonical.js';
-import type { JobSpec, LedgerEvent } from '../schema/types.generated.js';
+import type { LedgerEvent } from '../schema/types.generated.js';
+import type { JobSpec } from '../schema/job-spec.js';
 import { parseTsUtc } from '../time.js';
 import { QueuedIndex } from './queued-index.js';
 

@@ -2,7 +2,7 @@
  * The embedded default: sample jobs `execplane enqueue --demo` and `npm run demo` use. They
  * run on the execplane checkout itself as the workspace, need no network, and finish in seconds.
  */
-import type { JobSpec } from '../schema/types.generated.js';
+import type { JobSpec } from '../schema/job-spec.js';
 
 const budgets = (over: Partial<JobSpec['budgets']> = {}): JobSpec['budgets'] => ({
   max_wall_time_sec: 60,

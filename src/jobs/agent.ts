@@ -16,7 +16,7 @@ import { builtinTools } from '../model/tools/index.js';
 import type { ChatMessage, ModelClient, ModelFacts } from '../model/types.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import type { PlaneConfig } from '../schema/types.generated.js';
-import { JobError } from '../worker/errors.js';
+import type { AgentPayload } from '../schema/types.generated.js';
 import type { JobHandler } from '../worker/types.js';
 
 export interface AgentHandlerOptions {
@@ -49,12 +49,11 @@ export function agentModelFacts(
   }
 }
 
-export function agentHandler(options: AgentHandlerOptions): JobHandler {
+export function agentHandler(options: AgentHandlerOptions): JobHandler<AgentPayload> {
   const { config, sandbox } = options;
   const builtins = builtinTools({ sandbox });
   return async (ctx) => {
     const job = ctx.job;
-    if (job.job_type !== 'agent_task') throw new JobError('E_WRONG_HANDLER', 'not an agent_task');
     const p = job.payload;
     const messages: ChatMessage[] = [
       ...(p.system !== undefined ? [{ role: 'system' as const, content: p.system }] : []),

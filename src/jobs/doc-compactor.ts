@@ -8,7 +8,7 @@
  * the max_input_bytes total are recorded as skipped; the one it cuts is read up to it.
  */
 import { openInWorkspace, PathRejectedError, readPrefix } from '../sandbox/paths.js';
-import { JobError } from '../worker/errors.js';
+import type { DocCompactorPayload } from '../schema/types.generated.js';
 import type { JobHandler } from '../worker/types.js';
 import { compactMarkdown, type SourceDoc } from './compact-markdown.js';
 
@@ -20,11 +20,9 @@ interface InputRecord {
   readonly message?: string;
 }
 
-export function docCompactorHandler(): JobHandler {
+export function docCompactorHandler(): JobHandler<DocCompactorPayload> {
   return async (ctx) => {
     const job = ctx.job;
-    if (job.job_type !== 'doc_compactor_task')
-      throw new JobError('E_WRONG_HANDLER', 'not a doc_compactor_task');
     const p = job.payload;
     const inputs: InputRecord[] = [];
     const docs: SourceDoc[] = [];

@@ -17,7 +17,7 @@
  */
 import { openInWorkspace, PathRejectedError, readPrefix } from '../sandbox/paths.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
-import { JobError } from '../worker/errors.js';
+import type { RepoIndexPayload } from '../schema/types.generated.js';
 import type { JobHandler } from '../worker/types.js';
 import { matchGlobs } from '../sandbox/glob-match.js';
 import { listWorkspaceFiles } from '../sandbox/workspace-files.js';
@@ -29,10 +29,9 @@ export interface RepoIndexOptions {
   readonly sandbox?: Sandbox;
 }
 
-export function repoIndexHandler(options: RepoIndexOptions = {}): JobHandler {
+export function repoIndexHandler(options: RepoIndexOptions = {}): JobHandler<RepoIndexPayload> {
   return async (ctx) => {
     const job = ctx.job;
-    if (job.job_type !== 'repo_index_task') throw new JobError('E_WRONG_HANDLER', 'not a repo_index_task');
     const p = job.payload;
     const listing = await listWorkspaceFiles(ctx.workspace, ctx.signal, options.sandbox);
     const matched = await matchGlobs(listing.paths, p.include_globs, p.exclude_globs ?? [], ctx.signal);

@@ -10,7 +10,7 @@
  */
 import { execTool, type ExecResult } from '../sandbox/exec-tool.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
-import { JobError } from '../worker/errors.js';
+import type { TestRunnerPayload } from '../schema/types.generated.js';
 import type { JobHandler } from '../worker/types.js';
 
 /** Keeps the ledger line small: the full argv is in the evidence. */
@@ -21,10 +21,9 @@ function shortArgv(argv: readonly string[]): string[] {
 
 const passed = (r: ExecResult) => r.exit_code === 0 && !r.timed_out;
 
-export function testRunnerHandler(sandbox: Sandbox): JobHandler {
+export function testRunnerHandler(sandbox: Sandbox): JobHandler<TestRunnerPayload> {
   return async (ctx) => {
     const job = ctx.job;
-    if (job.job_type !== 'test_runner_task') throw new JobError('E_WRONG_HANDLER', `not a test_runner_task`);
     const { commands, cwd, env_allow: envAllow, timeout_sec: timeoutSec } = job.payload;
     const results: ExecResult[] = [];
     for (const [i, argv] of commands.entries()) {

@@ -4,8 +4,8 @@
  * are dropped and reported; anything else the schema rejects keeps the job out of the import.
  */
 import { SchemaError } from '../errors.js';
-import type { JobSpec } from '../schema/types.generated.js';
-import { validateJobSpec } from '../schema/validate.js';
+import type { JobSpec } from '../schema/job-spec.js';
+import { validateCompleteSpec } from '../schema/validate.js';
 import { toTsUtc } from '../time.js';
 import { parseLegacyTs } from './legacy-line.js';
 
@@ -31,7 +31,7 @@ export function toV1Spec(job: Record<string, unknown>): SpecMapping {
   for (let i = 0; i <= MAX_REPAIRS; i++) {
     let problems: readonly string[];
     try {
-      return { ok: true, spec: validateJobSpec(spec), dropped };
+      return { ok: true, spec: validateCompleteSpec(spec), dropped };
     } catch (err) {
       if (!(err instanceof SchemaError)) throw err;
       problems = err.problems;

@@ -38,7 +38,7 @@ import type {
 export const TOOL_RESULT_MAX_BYTES = 16_384;
 
 export interface AgentLoopOptions {
-  readonly ctx: JobHandlerContext;
+  readonly ctx: JobHandlerContext<unknown>;
   readonly client: ModelClient;
   /** Every tool this worker has for the job (built-in and MCP); the model is offered the allowed ones. */
   readonly tools: readonly ModelTool[];
@@ -235,7 +235,7 @@ export async function runAgentLoop(o: AgentLoopOptions, transcript: AgentTranscr
 
 async function modelTurn(
   client: ModelClient,
-  ctx: JobHandlerContext,
+  ctx: JobHandlerContext<unknown>,
   messages: readonly ChatMessage[],
   tools: readonly ToolDefinition[],
   transcript: AgentTranscript,
@@ -270,7 +270,7 @@ async function modelTurn(
 }
 
 /** M4: the turn's tokens, and the budget. */
-function spendTokens(ctx: JobHandlerContext, transcript: AgentTranscript, reply: ModelTurn): void {
+function spendTokens(ctx: JobHandlerContext<unknown>, transcript: AgentTranscript, reply: ModelTurn): void {
   const used = reply.usage ? reply.usage.prompt_tokens + reply.usage.completion_tokens : 0;
   transcript.model_tokens += used;
   ctx.addModelTokens(used);
@@ -336,7 +336,10 @@ function admit(
  * The `needs` a call of `tool` records: its own, plus `network` for a tool that starts processes
  * when the job allows network — its processes then have it, as execTool records for `exec`.
  */
-export function callNeeds(tool: ModelTool, policy: JobHandlerContext['job']['tool_policy']): ToolNeed[] {
+export function callNeeds(
+  tool: ModelTool,
+  policy: JobHandlerContext<unknown>['job']['tool_policy'],
+): ToolNeed[] {
   const needs = [...tool.needs];
   if (needs.includes('subprocess') && policy.allow_network && !needs.includes('network'))
     needs.push('network');

@@ -118,7 +118,7 @@ export interface McpSessions {
 }
 
 export interface OpenMcpOptions {
-  readonly ctx: JobHandlerContext;
+  readonly ctx: JobHandlerContext<unknown>;
   readonly sandbox: Sandbox;
   /** config.json `mcp_servers`. */
   readonly servers: Readonly<Record<string, McpServer>> | undefined;
@@ -404,7 +404,7 @@ async function start(s: Session, { ctx, sandbox }: OpenMcpOptions): Promise<Tool
   );
 }
 
-function modelTool(s: Session, tool: Tool, name: string, ctx: JobHandlerContext): ModelTool {
+function modelTool(s: Session, tool: Tool, name: string, ctx: JobHandlerContext<unknown>): ModelTool {
   const callMs = (s.config!.call_timeout_sec ?? DEFAULT_CALL_TIMEOUT_SEC) * 1000;
   const needs: ToolNeed[] = ctx.job.tool_policy.allow_network ? ['subprocess', 'network'] : ['subprocess'];
   // `$schema` says which draft the server's SDK wrote; the loop's validator and the model need none.
@@ -526,7 +526,7 @@ const base64Bytes = (s: string) =>
  * worker's own), or one holding the plane's home (its ledger and every job's evidence) or the
  * workspace (its siblings). Paths that do not exist are left out by the sandbox anyway.
  */
-function exposesTooMuch(path: string, ctx: JobHandlerContext): boolean {
+function exposesTooMuch(path: string, ctx: JobHandlerContext<unknown>): boolean {
   let real: string;
   try {
     real = realpathSync(path);

@@ -96,7 +96,7 @@ export type ToolNeed = 'subprocess' | 'network';
 
 /** What the loop hands a tool for one call. */
 export interface ToolCallScope {
-  readonly ctx: JobHandlerContext;
+  readonly ctx: JobHandlerContext<unknown>;
   /** 1-based number of this model tool call within the attempt (evidence file names). */
   readonly index: number;
   /**

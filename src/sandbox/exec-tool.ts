@@ -193,7 +193,7 @@ const LIMIT_MESSAGES: Record<LimitCode, (l: JobLimits) => string> = {
 };
 
 export async function execTool(
-  ctx: JobHandlerContext,
+  ctx: JobHandlerContext<unknown>,
   sandbox: Sandbox,
   req: ExecRequest,
 ): Promise<ExecResult> {

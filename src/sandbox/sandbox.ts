@@ -15,7 +15,7 @@
 import type { JobContext } from '../../machines/job.types.js';
 import { canonicalJson, sha256Hex } from '../canonical.js';
 import { startsProcesses } from '../core/job-needs.js';
-import type { JobSpec } from '../schema/types.generated.js';
+import type { JobSpec } from '../schema/job-spec.js';
 import type { IsolationProbe } from './isolation.js';
 import type { CgroupSupport, JobLimits } from './limits.js';
 import { describeEnforcement, type NetworkEnforcement } from './network.js';

@@ -80,7 +80,7 @@ const TAIL_BYTES = 2_048;
 
 /** Starts `req` as a process of the job `ctx`, in the job's process mode (sandbox.ts processModeFor). */
 export async function startJobProcess(
-  ctx: JobHandlerContext,
+  ctx: JobHandlerContext<unknown>,
   sandbox: Sandbox,
   mode: ProcessMode,
   req: PipedRequest,

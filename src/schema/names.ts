@@ -1,16 +1,17 @@
 /**
- * The values of the schemas' discriminators, once: every job type and every event type. The
- * compiler checks both lists against the generated types, so a type added to a schema and not
- * here (or the reverse) does not compile.
+ * The built-in job types and every event type, once. The compiler checks both lists against the
+ * types (src/schema/job-spec.ts, the generated ones), so a type added there and not here (or the
+ * reverse) does not compile.
  */
-import type { JobSpec, LedgerEvent } from './types.generated.js';
+import type { LedgerEvent } from './types.generated.js';
+import type { BuiltinJobType } from './job-spec.js';
 
 export const JOB_TYPES = [
   'repo_index_task',
   'doc_compactor_task',
   'test_runner_task',
   'agent_task',
-] as const satisfies readonly JobSpec['job_type'][];
+] as const satisfies readonly BuiltinJobType[];
 
 export const EVENT_TYPES = [
   'enqueue',
@@ -27,6 +28,6 @@ export const EVENT_TYPES = [
 
 /** `true` only when `Left` is empty: a name the schema has and a list here lacks fails to compile. */
 type NoneLeft<Left> = [Left] extends [never] ? true : Left;
-const everyJobType: NoneLeft<Exclude<JobSpec['job_type'], (typeof JOB_TYPES)[number]>> = true;
+const everyJobType: NoneLeft<Exclude<BuiltinJobType, (typeof JOB_TYPES)[number]>> = true;
 const everyEventType: NoneLeft<Exclude<LedgerEvent['event'], (typeof EVENT_TYPES)[number]>> = true;
 void [everyJobType, everyEventType];

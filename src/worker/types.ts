@@ -3,8 +3,8 @@
  * AbortSignal and a few capabilities; everything it does that the ledger must know about
  * (tool calls, output) goes through them so budgets and policy are enforced in one place.
  */
-import type { EvidenceFile, JobSpec, ToolCallEvent } from '../schema/types.generated.js';
-import type { StoredJob } from '../plane.js';
+import type { EvidenceFile, ToolCallEvent } from '../schema/types.generated.js';
+import type { JobPayload, StoredJob } from '../schema/job-spec.js';
 import type { Clock } from '../time.js';
 
 export interface ToolCallRequest {
@@ -16,8 +16,9 @@ export interface ToolCallRequest {
   readonly needs?: ToolCallEvent['needs'];
 }
 
-export interface JobHandlerContext {
-  readonly job: StoredJob;
+/** What a handler is given for one attempt of a job whose payload is a `P`. */
+export interface JobHandlerContext<P = JobPayload> {
+  readonly job: StoredJob<string, P>;
   readonly attempt: number;
   readonly workerId: string;
   /** The workspace's real path: every path a job names is resolved inside it. */
@@ -59,6 +60,7 @@ export interface JobOutcome {
   readonly result: Record<string, unknown>;
 }
 
-export type JobHandler = (ctx: JobHandlerContext) => Promise<JobOutcome>;
+export type JobHandler<P = JobPayload> = (ctx: JobHandlerContext<P>) => Promise<JobOutcome>;
 
-export type HandlerRegistry = Partial<Record<JobSpec['job_type'], JobHandler>>;
+/** The handler of each job type a worker runs, by name (built from job types: src/jobs/define.ts). */
+export type HandlerRegistry = Readonly<Record<string, JobHandler | undefined>>;

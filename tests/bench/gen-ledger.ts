@@ -12,7 +12,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { sha256Hex, ZERO_HASH } from '../../src/canonical.js';
 import type { EventBody } from '../../src/core/commands.js';
 import { sealEvent } from '../../src/ledger/line.js';
-import type { JobSpec } from '../../src/schema/types.generated.js';
+import type { JobSpec, StoredJob } from '../../src/schema/job-spec.js';
 import { seededRng, type Rng } from './rng.js';
 
 export interface LedgerShape {
@@ -266,7 +266,7 @@ function jobId(rng: Rng, n: number): string {
 const TOOLS = ['read_file', 'list_dir', 'grep', 'web_search', 'run_tests', 'summarize'];
 
 /** A realistic spec of one of the four job types (full payloads, budgets, policies). */
-export function jobSpec(rng: Rng, job_id: string, created_at_utc: string): JobSpec {
+export function jobSpec(rng: Rng, job_id: string, created_at_utc: string): StoredJob {
   const budgets = {
     max_wall_time_sec: rng.pick([60, 300, 600, 1800]),
     max_tool_calls: rng.pick([4, 8, 16, 32]),

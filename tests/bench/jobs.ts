@@ -1,7 +1,7 @@
 /** The no-op job of the drain and latency figures, and waiting on a plane's ledger for events. */
 import { watch } from 'node:fs';
 import { join } from 'node:path';
-import type { JobSpec } from '../../src/schema/types.generated.js';
+import type { JobSpec } from '../../src/schema/job-spec.js';
 import { LedgerTail } from './ledger-read.js';
 
 /**

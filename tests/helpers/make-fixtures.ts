@@ -21,7 +21,8 @@ import { importLegacy } from '../../src/legacy/import-legacy.js';
 import type { EventBody } from '../../src/core/commands.js';
 import { sealEvent } from '../../src/ledger/line.js';
 import { Plane } from '../../src/plane.js';
-import type { JobSpec, Usage } from '../../src/schema/types.generated.js';
+import type { Usage } from '../../src/schema/types.generated.js';
+import type { JobSpec } from '../../src/schema/job-spec.js';
 import { toTsUtc } from '../../src/time.js';
 import { ManualClock } from './clock.js';
 

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import type { Command } from '../../src/core/commands.js';
 import { RefusedError } from '../../src/errors.js';
 import { Plane } from '../../src/plane.js';
-import type { JobSpec } from '../../src/schema/types.generated.js';
+import type { JobSpec } from '../../src/schema/job-spec.js';
 import { toTsUtc } from '../../src/time.js';
 import { ManualClock, T0 } from './clock.js';
 

@@ -7,7 +7,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { planePaths } from '../../src/ledger/paths.js';
-import type { CompleteEvent, FailEvent, JobSpec, LedgerEvent } from '../../src/schema/types.generated.js';
+import type { CompleteEvent, FailEvent, LedgerEvent } from '../../src/schema/types.generated.js';
+import type { JobSpec } from '../../src/schema/job-spec.js';
 import { ledgerEvents } from './ledger.js';
 import { cli } from './procs.js';
 

@@ -1,8 +1,9 @@
 /** Job specs and commands for tests, with defaults small enough to hit every budget. */
 import type { Command } from '../../src/core/commands.js';
-import type { JobSpec, ToolCallEvent, Usage } from '../../src/schema/types.generated.js';
+import type { ToolCallEvent, Usage } from '../../src/schema/types.generated.js';
+import type { BuiltinJobSpec, JobSpec } from '../../src/schema/job-spec.js';
 
-type AgentSpec = Extract<JobSpec, { job_type: 'agent_task' }>;
+type AgentSpec = BuiltinJobSpec<'agent_task'>;
 
 export interface SpecOptions {
   readonly job_id?: string;

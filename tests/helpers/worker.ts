@@ -5,9 +5,9 @@ import type { HandlerRegistry, JobHandler } from '../../src/worker/types.js';
 import { Worker, type WorkerOptions } from '../../src/worker/worker.js';
 import { ledgerEvents } from './ledger.js';
 
-export function startWorker(home: string, handler: JobHandler, over: Partial<WorkerOptions> = {}) {
+export function startWorker<P>(home: string, handler: JobHandler<P>, over: Partial<WorkerOptions> = {}) {
   const logs: string[] = [];
-  const handlers: HandlerRegistry = { agent_task: handler };
+  const handlers: HandlerRegistry = { agent_task: handler as unknown as JobHandler };
   const worker = new Worker({
     home,
     slots: 1,

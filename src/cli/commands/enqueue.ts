@@ -3,7 +3,8 @@ import type { Command } from '../../core/commands.js';
 import { demoSpecs } from '../../demo/specs.js';
 import { SchemaError, UsageError } from '../../errors.js';
 import { openPlane } from '../../plane.js';
-import { validateJobSpec } from '../../schema/validate.js';
+import type { JobTypeSchema, JobTypeSet } from '../../schema/job-types.js';
+import { jobsOption, specJobTypes } from '../job-types.js';
 import { homeOption, jsonOption, refuseTogether } from '../options.js';
 import { noteCommitted, printJson, printLines, warn } from '../output.js';
 import { readJsonInput } from '../read-input.js';
@@ -13,6 +14,7 @@ interface Opts {
   file?: string;
   demo?: boolean;
   json?: boolean;
+  jobs?: string[];
 }
 
 export function register(program: Program): void {
@@ -22,6 +24,7 @@ export function register(program: Program): void {
     .addOption(homeOption())
     .option('--file <spec.json>', 'a job spec, or an array of specs; - reads standard input')
     .option('--demo', 'enqueue the embedded sample jobs')
+    .addOption(jobsOption())
     .addOption(jsonOption())
     .addHelpText(
       'after',
@@ -30,6 +33,10 @@ Examples:
   execplane enqueue --file spec.json
   cat specs.json | execplane enqueue --file - --json
   execplane enqueue --demo
+  execplane enqueue --jobs ./my-jobs.js --file my-spec.json
+
+A spec needs only job_type and payload; the job type's defaults fill in budgets and tool_policy
+(docs/job-spec.md; "execplane spec example TYPE" prints one).
 
 A repeat of an existing job_id with a byte-identical spec reports "exists" and appends nothing;
 with a different spec it is refused (exit 1). Invalid specs exit 2 with one line per problem.`,
@@ -43,8 +50,13 @@ with a different spec it is refused (exit 1). Invalid specs exit 2 with one line
       const specs: unknown[] = many ? input : [input];
       if (specs.length === 0)
         throw new UsageError('E_USAGE', 'the input holds an empty array: nothing to enqueue');
-      checkAll(specs, opts.file === '-' ? 'the spec on standard input' : (opts.file ?? 'a demo spec'));
-      const plane = openPlane(opts.home);
+      const jobTypes = await specJobTypes(opts.home, opts.jobs);
+      checkAll(
+        jobTypes,
+        specs,
+        opts.file === '-' ? 'the spec on standard input' : (opts.file ?? 'a demo spec'),
+      );
+      const plane = openPlane(opts.home, { jobTypes });
       try {
         const commands: Command[] = specs.map((spec) => ({ type: 'enqueue', spec }));
         const { outcomes, tornTailMoved } = await plane.submit(commands);
@@ -65,11 +77,15 @@ with a different spec it is refused (exit 1). Invalid specs exit 2 with one line
 }
 
 /** Validates every spec first, so one bad spec in a batch reports all problems at once. */
-function checkAll(specs: unknown[], source: string): void {
+function checkAll(
+  jobTypes: JobTypeSet<JobTypeSchema<string, unknown>>,
+  specs: unknown[],
+  source: string,
+): void {
   const problems: string[] = [];
   specs.forEach((spec, i) => {
     try {
-      validateJobSpec(spec);
+      jobTypes.resolve(spec);
     } catch (err) {
       if (!(err instanceof SchemaError)) throw err;
       const prefix = specs.length > 1 ? `/${i}` : '';

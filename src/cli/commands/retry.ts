@@ -1,4 +1,5 @@
 import type { Command as Program } from 'commander';
+import { jobsOption, specJobTypes } from '../job-types.js';
 import { isExecplaneError, RefusedError, UsageError } from '../../errors.js';
 import { assertPlaneExists } from '../../ledger/paths.js';
 import { openPlane, type Plane } from '../../plane.js';
@@ -10,6 +11,7 @@ interface Opts {
   reason?: string;
   asNew?: boolean;
   json?: boolean;
+  jobs?: string[];
 }
 
 /** The retry event's bound on `reason` (schemas/event.schema.json). */
@@ -31,6 +33,7 @@ export function register(program: Program): void {
       '--as-new',
       'enqueue a copy of the job’s spec under a new job id instead (for a job whose attempts are used up, or one that ended)',
     )
+    .addOption(jobsOption())
     .addOption(jsonOption())
     .addHelpText(
       'after',
@@ -58,7 +61,9 @@ spec (without job_id and created_at_utc) as a new job; it prints the new id. See
           `--reason is ${opts.reason.length} characters; at most ${MAX_REASON} are kept`,
         );
       assertPlaneExists(opts.home);
-      const plane = openPlane(opts.home);
+      // --as-new checks the copy against its job type, as enqueue would.
+      const jobTypes = opts.asNew ? await specJobTypes(opts.home, opts.jobs) : undefined;
+      const plane = openPlane(opts.home, jobTypes ? { jobTypes } : {});
       try {
         const row = opts.asNew ? await enqueueCopy(plane, jobId) : await redrive(plane, jobId, opts.reason);
         noteCommitted();

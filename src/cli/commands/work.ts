@@ -1,3 +1,4 @@
+import { jobsOption, loadUserJobTypes } from '../job-types.js';
 import { statSync } from 'node:fs';
 import { escapeLines } from '../escape.js';
 import { Option, type Command as Program } from 'commander';
@@ -35,6 +36,7 @@ interface Opts {
   daemon?: boolean;
   pidFile?: string;
   logFile?: string;
+  jobs?: string[];
 }
 
 export function register(program: Program): void {
@@ -51,6 +53,7 @@ export function register(program: Program): void {
       parseSeconds('--lease-sec'),
       DEFAULT_LEASE_SEC,
     )
+    .addOption(jobsOption())
     .option('--once', 'run at most one job, then exit')
     .option(
       '--max-idle-sec <s>',
@@ -131,6 +134,7 @@ exited with 2, or failed a start check, which --daemon runs itself first); stop 
       // Everything that can refuse the start with exit 2, before a daemon is spawned and before
       // its child takes the pid file (D4): a live pid file means a worker that got past these.
       const files = checkStart(opts);
+      const userJobTypes = await loadUserJobTypes(opts.home, opts.jobs);
       if (opts.daemon && !isDaemonChild) {
         // This process only starts the worker in the background (src/ops/daemon.ts).
         const d = await startDaemon({
@@ -146,16 +150,21 @@ exited with 2, or failed a start check, which --daemon runs itself first); stop 
         return;
       }
       // The runtime (sandbox, execa, handlers) loads only when a worker runs, not for every command.
-      const [{ jobRuntime }, { describeSandbox, whyCannotRun }, { prepareSandbox }, { Worker }, engine] =
-        await Promise.all([
-          import('../../jobs/index.js'),
-          import('../../sandbox/sandbox.js'),
-          import('../../sandbox/prepare.js'),
-          import('../../worker/worker.js'),
-          opts.engine === 'table'
-            ? import('../../../machines/job.table.js').then((m) => m.tableEngine)
-            : import('../../../machines/job.machine.js').then((m) => m.xstateEngine),
-        ]);
+      const [
+        { jobRuntime, jobTypeSet },
+        { describeSandbox, whyCannotRun },
+        { prepareSandbox },
+        { Worker },
+        engine,
+      ] = await Promise.all([
+        import('../../jobs/index.js'),
+        import('../../sandbox/sandbox.js'),
+        import('../../sandbox/prepare.js'),
+        import('../../worker/worker.js'),
+        opts.engine === 'table'
+          ? import('../../../machines/job.table.js').then((m) => m.tableEngine)
+          : import('../../../machines/job.machine.js').then((m) => m.xstateEngine),
+      ]);
       const log = opts.quiet ? undefined : workLog(opts.logFormat, () => workerId);
       let workerId = opts.workerId ?? null;
       const sandbox = await prepareSandbox({
@@ -180,7 +189,7 @@ exited with 2, or failed a start check, which --daemon runs itself first); stop 
         retry: { backoffBaseSec: opts.retryBackoffSec, backoffMaxSec: opts.retryBackoffMaxSec },
         graceSec: opts.graceSec,
         engine,
-        ...jobRuntime({ home: opts.home, sandbox, log }),
+        ...jobRuntime({ home: opts.home, sandbox, log, jobTypes: jobTypeSet(userJobTypes) }),
         log,
         presence: { refuses: { processes: refusal(true), processes_without_network: refusal(false) } },
         // Held until this process exits (D3 of src/ops/daemon.ts), taken once the worker has

@@ -119,7 +119,7 @@ function stream(name: string, seen: number, truncated: boolean, shown: string): 
 }
 
 /** The last RUN_COMMAND_TAIL_BYTES of an evidence file (a path relative to evidence/<job_id>/), as text. */
-async function tail(ctx: JobHandlerContext, evidencePath: string): Promise<string> {
+async function tail(ctx: JobHandlerContext<unknown>, evidencePath: string): Promise<string> {
   const file = await open(join(ctx.evidenceDir, posix.basename(evidencePath)), 'r');
   try {
     const size = (await file.stat()).size;
