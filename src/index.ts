@@ -30,3 +30,23 @@ export { importLegacy } from './legacy/import-legacy.js';
 export type { ImportReport } from './legacy/import-legacy.js';
 export { defaultHandlers, jobRuntime } from './jobs/index.js';
 export { prepareSandbox } from './sandbox/prepare.js';
+export type { JobInfoWithSpec } from './plane.js';
+export type { JobInfo } from './replay/job-info.js';
+export type { WaitOptions } from './replay/wait.js';
+export type {
+  WorkerEvent,
+  WorkerEventMap,
+  WorkerEventName,
+  WorkerReadyEvent,
+  WorkerClaimedEvent,
+  WorkerStartedEvent,
+  WorkerCompletedEvent,
+  WorkerFailedEvent,
+  WorkerLostEvent,
+  WorkerExpiredEvent,
+  WorkerRetriedEvent,
+  WorkerIdleEvent,
+  WorkerDegradedEvent,
+  WorkerRecoveredEvent,
+  WorkerStoppedEvent,
+} from './worker/events.js';
