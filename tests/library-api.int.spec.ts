@@ -4,7 +4,7 @@
  * their async iterator (E1–E3 of src/worker/events.ts). Real files, a real `execplane work` child
  * where another process must write, real timers; no elapsed time is asserted.
  */
-import { copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { Command } from '../src/core/commands.js';
@@ -456,6 +456,25 @@ describe('Worker events', () => {
     } finally {
       plane.close();
     }
+  });
+
+  test('degraded when a fault of the machine stops it claiming, recovered when it clears, each told once', async () => {
+    const home = tmp();
+    (await planeWith(home, agentSpec({ job_id: 'job-evfault1' }))).close();
+    const evidence = planePaths(home).evidence;
+    writeFileSync(evidence, 'a file where the evidence directory should be');
+    const { worker, exit } = startWorker(home, async () => ({ result: {} }), { maxIdleSec: 0.3 });
+    const heard = listenAll(worker);
+    worker.once('degraded', () => rmSync(evidence)); // the operator clears the fault
+    expect(await exit).toEqual({ code: 0, reason: 'idle' });
+    const types = heard.map((e) => e.type);
+    expect(types.filter((t) => t === 'degraded' || t === 'recovered')).toEqual(['degraded', 'recovered']);
+    expect(heard.find((e) => e.type === 'degraded')).toMatchObject({
+      cause: expect.stringContaining('the evidence directory cannot be written'),
+    });
+    // Degraded with work waiting is not idle: idle comes once the job is done.
+    expect(types.indexOf('recovered')).toBeLessThan(types.indexOf('completed'));
+    expect(types.indexOf('idle')).toBeGreaterThan(types.indexOf('completed'));
   });
 
   test('a fatal end still ends with stopped, and the iterator ends with it', async () => {

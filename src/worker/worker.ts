@@ -311,7 +311,7 @@ export class Worker extends WorkerEmitter {
   /** `degraded` and `recovered` as the fault state changes (F2 of faults.ts). */
   private tellFaults(): void {
     const cause = this.faults.degraded;
-    if (cause === this.degradedTold) return;
+    if ((cause === undefined) === (this.degradedTold === undefined)) return; // a new cause is no news
     if (cause !== undefined) this.tell({ type: 'degraded', cause });
     else this.tell({ type: 'recovered', cause: this.degradedTold! });
     this.degradedTold = cause;
