@@ -125,3 +125,19 @@ export class LineTooLargeError extends ExecplaneError {
 export function isExecplaneError(e: unknown): e is ExecplaneError {
   return e instanceof ExecplaneError;
 }
+
+/** `Plane.waitFor` gave up: the job had not ended for good within `timeoutMs`. Nothing changed. */
+export class WaitTimeoutError extends ExecplaneError {
+  constructor(
+    readonly jobId: string,
+    readonly timeoutMs: number,
+    readonly jobState: string | undefined,
+  ) {
+    super(
+      'E_WAIT_TIMEOUT',
+      `job ${jobId} had not ended after ${timeoutMs} ms (it is ${jobState ?? 'unknown'}); ` +
+        'wait longer, or see what holds it with `execplane show`',
+      1,
+    );
+  }
+}

@@ -52,3 +52,23 @@ export type {
 } from './schema/job-spec.js';
 export type { ExecResult } from './sandbox/exec-tool.js';
 export { prepareSandbox } from './sandbox/prepare.js';
+export type { JobInfoWithSpec } from './plane.js';
+export type { JobInfo } from './replay/job-info.js';
+export type { WaitOptions } from './replay/wait.js';
+export type {
+  WorkerEvent,
+  WorkerEventMap,
+  WorkerEventName,
+  WorkerReadyEvent,
+  WorkerClaimedEvent,
+  WorkerStartedEvent,
+  WorkerCompletedEvent,
+  WorkerFailedEvent,
+  WorkerLostEvent,
+  WorkerExpiredEvent,
+  WorkerRetriedEvent,
+  WorkerIdleEvent,
+  WorkerDegradedEvent,
+  WorkerRecoveredEvent,
+  WorkerStoppedEvent,
+} from './worker/events.js';

@@ -2,7 +2,8 @@
  * openPlane(home): the library API the CLI and the worker share. A Plane is a ledger store plus
  * the state folded from it; `submit` decides commands under the lock and appends their events.
  */
-import type { JobContext } from '../machines/job.types.js';
+import { basename, dirname } from 'node:path';
+import type { JobContext, JobRecord } from '../machines/job.types.js';
 import { pickClaims } from './core/claim-order.js';
 import type { Command, CommandOutcome, EventBody } from './core/commands.js';
 import { reapCommands, type RetryPolicy } from './core/reap.js';
@@ -16,7 +17,12 @@ import { planePaths, type PlanePaths } from './ledger/paths.js';
 import { LedgerStore, type TornTailMoved } from './ledger/store.js';
 import type { VerifyOptions } from './ledger/verify-pool.js';
 import { buildReport, type ReplayReport } from './replay/report.js';
-import type { ClaimEvent, LedgerEvent } from './schema/types.generated.js';
+import { readEventAtSeq } from './ledger/seek.js';
+import { LedgerWatch } from './ledger/watch.js';
+import { isFinal } from './core/final.js';
+import { jobInfo, type JobInfo } from './replay/job-info.js';
+import { JobWaits, type WaitOptions } from './replay/wait.js';
+import type { ClaimEvent, EvidenceFile, LedgerEvent } from './schema/types.generated.js';
 import { BUILTIN_JOB_TYPE_SET } from './schema/builtin-job-types.js';
 import type { JobSpecInput, StoredJob } from './schema/job-spec.js';
 import { JobTypeSet, type JobTypeSchema } from './schema/job-types.js';
@@ -284,9 +290,67 @@ export class Plane {
   }
 
   close(): void {
+    this.waits?.close();
     this.store.close();
   }
+
+  // Reading and waiting for jobs (docs/library.md, "Waiting for jobs and worker events").
+
+  private waits: JobWaits | undefined;
+
+  /**
+   * The job as the library reports it (JobInfo, src/replay/job-info.ts), or undefined for a job
+   * this plane does not have; `{ spec: true }` adds its full stored spec (read from its enqueue
+   * line). It reads the state this plane has folded: `refresh()` first to see what other processes
+   * appended since, or `waitFor` the job.
+   */
+  getJob(jobId: string): JobInfo | undefined;
+  getJob(jobId: string, options: { readonly spec: true }): JobInfoWithSpec | undefined;
+  getJob(jobId: string, options?: { readonly spec?: boolean }): JobInfo | JobInfoWithSpec | undefined;
+  getJob(jobId: string, options: { readonly spec?: boolean } = {}): JobInfo | JobInfoWithSpec | undefined {
+    if (!this.state.has(jobId)) return undefined;
+    this.store.loadEnded([jobId]);
+    const job = this.state.get(jobId)!;
+    const info = jobInfo(job, isFinal(this.state, jobId), this.endingEvidence(job));
+    return options.spec ? { ...info, spec: this.jobSpec(jobId) } : info;
+  }
+
+  /**
+   * Resolves to the job's JobInfo once it has ended for good (complete, cancelled, or failed with
+   * no retry to come: `isFinal`), however many attempts that takes, whichever process writes it;
+   * rejects on `timeoutMs` (E_WAIT_TIMEOUT), on `signal`, for an unknown job (E_UNKNOWN_JOB), or
+   * with the store's error when the ledger can no longer be read (J1 of src/replay/wait.ts).
+   * Every wait of one plane shares one watch of its directory (src/ledger/watch.ts).
+   */
+  waitFor(jobId: string, options?: WaitOptions): Promise<JobInfo> {
+    if (!this.waits) {
+      const lock = this.paths?.lock ?? `${this.store.ledgerPath}.lock`;
+      this.waits = new JobWaits(this, new LedgerWatch(dirname(this.store.ledgerPath), basename(lock)));
+    }
+    return this.waits.wait(jobId, options);
+  }
+
+  /** The evidence of the complete or fail event a complete or failed job's last line is. */
+  private endingEvidence(job: JobRecord): readonly EvidenceFile[] {
+    if (job.value !== 'complete' && job.value !== 'failed') return [];
+    const c = job.context;
+    const from = { offset: this.state.enqueueOffset(c.job_id) ?? 0, seq: c.enqueued_seq };
+    const end = { offset: this.store.position.offset, seq: this.state.head.seq + 1 };
+    const ev = readEventAtSeq(this.store.ledgerPath, from, end, c.updated_seq);
+    if (ev.job_id !== c.job_id) {
+      throw new LedgerCorruptError(
+        ev.seq,
+        `line ${ev.seq} is not an event of ${c.job_id}`,
+        basename(this.store.ledgerPath),
+      );
+    }
+    // A last attempt that expired ends the job failed with no fail event (E_ATTEMPTS_EXHAUSTED).
+    return ev.event === 'complete' || ev.event === 'fail' ? (ev.evidence ?? []) : [];
+  }
 }
+
+/** What `getJob(jobId, { spec: true })` returns. */
+export type JobInfoWithSpec = JobInfo & { readonly spec: StoredJob };
 
 /** The initial fold of a new plane; a corrupt ledger closes what the store opened before it throws. */
 function foldOrClose(store: LedgerStore, options: Pick<OpenOptions, 'atSeq' | 'onEvent'>): void {

@@ -3,7 +3,8 @@ import { UsageError } from '../errors.js';
 /** The worker's defaults and its id's rule, in a module of their own so the CLI can use them without loading the runtime. */
 export const DEFAULT_LEASE_SEC = 60;
 export const DEFAULT_GRACE_SEC = 10;
-export const DEFAULT_POLL_MS = 2_000;
+/** The slow poll behind fs.watch, shared with Plane.waitFor. */
+export { DEFAULT_POLL_MS } from '../ledger/watch.js';
 
 /** A worker id as the event schema has it (schemas/event.schema.json, WorkerId). */
 const WORKER_ID = /^[A-Za-z0-9._:@-]{1,128}$/;

@@ -11,7 +11,14 @@ import { canonicalJson, sha256Hex } from '../canonical.js';
 import type { Command } from '../core/commands.js';
 import type { PlaneState } from '../core/plane-state.js';
 import type { Plane, StoredJob } from '../plane.js';
-import type { ClaimEvent, EvidenceFile } from '../schema/types.generated.js';
+import type {
+  ClaimEvent,
+  CompleteEvent,
+  EvidenceFile,
+  FailEvent,
+  LedgerEvent,
+  StartEvent,
+} from '../schema/types.generated.js';
 import { toTsUtc, type Clock } from '../time.js';
 import type { CommitBatcher } from './commit-batcher.js';
 import { failureOf, JobAbort, JobError } from './errors.js';
@@ -35,6 +42,8 @@ export interface JobRunEnv {
   readonly log: (message: string) => void;
   /** The worker's view of its machine (faults.ts): an attempt's machine fault degrades it. */
   readonly machine?: MachineFaults;
+  /** Called once the attempt's start is written (E1 of events.ts). */
+  readonly onStart?: (event: StartEvent) => void;
 }
 
 /** What a JobRun needs of the worker's FaultState (faults.ts, F1–F2). */
@@ -47,7 +56,13 @@ export interface MachineFaults {
   fault(cause: string): void;
 }
 
-export type JobRunResult = 'complete' | 'failed' | 'lost';
+/** How an attempt ended here: the terminal event it wrote, or why it wrote none (W4 of worker.ts). */
+export type JobRunEnd =
+  | { readonly outcome: 'complete'; readonly event: CompleteEvent }
+  | { readonly outcome: 'failed'; readonly event: FailEvent }
+  | { readonly outcome: 'lost'; readonly reason: string };
+
+export type JobRunResult = JobRunEnd['outcome'];
 
 /** Codes of refusals that mean "this attempt is no longer ours". */
 const LOST_CODES = new Set(['E_LEASE_LOST', 'E_ILLEGAL_TRANSITION', 'E_STALE_ATTEMPT', 'E_UNKNOWN_JOB']);
@@ -56,10 +71,12 @@ export class JobRun {
   readonly jobId: string;
   readonly attempt: number;
   readonly slots: number;
-  readonly done: Promise<JobRunResult>;
+  readonly done: Promise<JobRunEnd>;
   private readonly maxOutputBytes: number;
   private readonly controller = new AbortController();
   private lost = false;
+  /** Why the attempt stopped being ours, once it did. */
+  private lostWhy = '';
   /** Writing the terminal event: the ledger will show the job ended, and that is us. */
   private finishing = false;
   private toolCalls = 0;
@@ -77,9 +94,10 @@ export class JobRun {
     const budgets = env.plane.state.get(claim.job_id)!.context.budgets;
     this.slots = budgets.max_concurrency_slots;
     this.maxOutputBytes = budgets.max_output_bytes;
-    this.done = this.run().catch((err: unknown) => {
-      env.log(`${this.jobId}#${this.attempt}: worker error: ${(err as Error).message ?? String(err)}`);
-      return 'lost' as const;
+    this.done = this.run().catch((err: unknown): JobRunEnd => {
+      const why = `worker error: ${(err as Error).message ?? String(err)}`;
+      env.log(`${this.jobId}#${this.attempt}: ${why}`);
+      return { outcome: 'lost', reason: why };
     });
   }
 
@@ -105,24 +123,34 @@ export class JobRun {
     return { job_id: this.jobId, worker_id: this.env.workerId, attempt: this.attempt };
   }
 
-  /** Commits a fenced command; a refusal that means the lease is gone aborts the attempt. */
-  private async commit(command: Command): Promise<boolean> {
-    if (this.lost) return false;
+  /**
+   * Commits a fenced command: its event, or undefined when it was not written; a refusal that
+   * means the lease is gone aborts the attempt.
+   */
+  private async commit(command: Command): Promise<LedgerEvent | undefined> {
+    if (this.lost) return undefined;
     const r = await this.env.batcher.submit(command);
-    if (r.ok) return true;
+    if (r.ok) return r.event;
     if (LOST_CODES.has(r.error.code)) this.loseLease(`${command.type} refused: ${r.error.message}`);
     else throw r.error;
-    return false;
+    return undefined;
+  }
+
+  /** The end of an attempt that wrote no terminal event. */
+  private lostEnd(failure?: unknown): JobRunEnd {
+    const why = this.lostWhy || (failure instanceof JobAbort ? failure.message : 'its lease was lost');
+    return { outcome: 'lost', reason: why };
   }
 
   private loseLease(why: string): void {
     if (this.lost) return;
     this.lost = true;
+    this.lostWhy = why;
     this.env.log(`${this.jobId}#${this.attempt}: lease lost (${why}); aborting, writing nothing more`);
     this.abort(new JobAbort('E_LEASE_LOST', why, false));
   }
 
-  private async run(): Promise<JobRunResult> {
+  private async run(): Promise<JobRunEnd> {
     const { env } = this;
     const heartbeat = setInterval(() => void this.beat(), env.heartbeatMs);
     let wallTimer: NodeJS.Timeout | undefined;
@@ -136,8 +164,13 @@ export class JobRun {
         return await this.finish(undefined, err, null);
       }
       const { job, dir, prefix, extra, headerFile } = prepared;
-      if (!(await this.commit({ type: 'start', ...this.fenced(), run_header_sha256: headerFile.sha256 })))
-        return 'lost';
+      const start = await this.commit({
+        type: 'start',
+        ...this.fenced(),
+        run_header_sha256: headerFile.sha256,
+      });
+      if (!start) return this.lostEnd();
+      this.env.onStart?.(start as StartEvent);
       const startedMs = env.clock.nowMs();
       wallTimer = setTimeout(
         () =>
@@ -194,8 +227,8 @@ export class JobRun {
     outcome: JobOutcome | undefined,
     failure: unknown,
     startedMs: number | null,
-  ): Promise<JobRunResult> {
-    if (this.lost || (failure instanceof JobAbort && !failure.writeFail)) return 'lost';
+  ): Promise<JobRunEnd> {
+    if (this.lost || (failure instanceof JobAbort && !failure.writeFail)) return this.lostEnd(failure);
     this.finishing = true;
     const usage = {
       tool_calls: this.toolCalls,
@@ -206,14 +239,14 @@ export class JobRun {
     const evidence = this.evidence.length ? { evidence: this.evidence } : {};
     if (outcome && failure === undefined) {
       try {
-        const ok = await this.commitTerminal({
+        const event = await this.commitTerminal({
           type: 'complete',
           ...this.fenced(),
           result: outcome.result,
           usage,
           ...evidence,
         });
-        return ok ? 'complete' : 'lost';
+        return event ? { outcome: 'complete', event: event as CompleteEvent } : this.lostEnd();
       } catch (err) {
         // The plane refused the completion on a budget (e.g. it came past the wall time):
         // the attempt fails with that code instead.
@@ -222,8 +255,8 @@ export class JobRun {
     }
     const error = this.failureOf(failure);
     if (error.code === 'E_WORKER_FAULT') this.env.machine?.fault(error.message);
-    const ok = await this.commitTerminal({ type: 'fail', ...this.fenced(), error, usage, ...evidence });
-    return ok ? 'failed' : 'lost';
+    const event = await this.commitTerminal({ type: 'fail', ...this.fenced(), error, usage, ...evidence });
+    return event ? { outcome: 'failed', event: event as FailEvent } : this.lostEnd();
   }
 
   /**
@@ -251,7 +284,7 @@ export class JobRun {
    * The attempt's terminal event, written even through a passing fault of the machine (a full
    * disk): retried every second while the lease may still be ours (faults.ts, F2).
    */
-  private async commitTerminal(command: Command): Promise<boolean> {
+  private async commitTerminal(command: Command): Promise<LedgerEvent | undefined> {
     for (;;) {
       try {
         return await this.commit(command);

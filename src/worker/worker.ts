@@ -9,8 +9,10 @@
  *     fallback and timers for the next lease expiry or backoff end: ~0 CPU, ms wake-up.
  * W4. Every claimed job ends in exactly one of: complete, fail (any error, kill switch, shutdown,
  *     budget), or nothing because its lease was lost — never silently `running` when we stop.
+ * W5. What it does, it also tells as typed events (events.ts, E1–E3): `on(name, listener)` or
+ *     `for await (const ev of worker.events())`; a listener never breaks the run.
  */
-import { mkdirSync, realpathSync, watch, type FSWatcher } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import type { MachineEngine } from '../../machines/job.types.js';
@@ -22,6 +24,7 @@ import { ClockSkewError, LedgerCorruptError, LedgerReplacedError } from '../erro
 import { describeFault, FaultState, machineFaultCode } from './faults.js';
 import { assertHomeOutsideWorkspace, planePaths, type PlanePaths } from '../ledger/paths.js';
 import { MAX_CLOCK_SKEW_MS } from '../ledger/store.js';
+import { watchDir, type DirWatch } from '../ledger/watch.js';
 import { EXIT_KILL_SWITCH, killSwitchState } from '../ops/kill-switch.js';
 import type { HeldPidFile } from '../ops/pid-file.js';
 import { registerWorker, type WorkerPresence } from '../ops/registry.js';
@@ -32,7 +35,9 @@ import { systemClock, type Clock } from '../time.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { JobAbort } from './errors.js';
 import { assertWorkerId, DEFAULT_GRACE_SEC, DEFAULT_LEASE_SEC, DEFAULT_POLL_MS } from './defaults.js';
-import { JobRun } from './job-run.js';
+import { WorkerEmitter } from './events.js';
+import { isFinal } from '../core/final.js';
+import { JobRun, type JobRunEnd } from './job-run.js';
 import type { HandlerRegistry } from './types.js';
 
 export interface WorkerOptions {
@@ -106,7 +111,7 @@ export function defaultWorkerId(): string {
     .slice(0, 100)}-${process.pid}`;
 }
 
-export class Worker {
+export class Worker extends WorkerEmitter {
   readonly plane: Plane;
   readonly paths: PlanePaths;
   readonly workerId: string;
@@ -120,7 +125,7 @@ export class Worker {
   private stopping = false;
   private claimedAny = false;
   private wakeUp: (() => void) | undefined;
-  private watcher: FSWatcher | undefined;
+  private watcher: DirWatch | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   /** Faults of the machine that stop claiming until it recovers (faults.ts). */
   private readonly faults: FaultState;
@@ -128,8 +133,19 @@ export class Worker {
   /** Its file under workers/ (ops/registry.ts), and why it claims nothing now, as last written. */
   private registered: HeldPidFile | undefined;
   private notClaiming: string | null = null;
+  /** What the events last told (W5): an `idle` since the last run, the fault it is degraded by. */
+  private idleTold = false;
+  private degradedTold: string | undefined;
 
   constructor(private readonly options: WorkerOptions) {
+    super((name, err) =>
+      options.log?.(
+        `a '${name}' listener threw (the worker goes on): ${(err as Error)?.message ?? String(err)}`,
+        {
+          level: 'warn',
+        },
+      ),
+    );
     // Before anything: the id names its file under workers/ (ops/registry.ts) and goes into every
     // claim, so one the event schema refuses is refused here, not at the first claim.
     if (options.workerId !== undefined) assertWorkerId(options.workerId);
@@ -155,8 +171,30 @@ export class Worker {
     return this.runs;
   }
 
-  /** Runs until --once is done, idle time is up, shutdown completes, or the kill switch is on. */
+  /**
+   * Runs until --once is done, idle time is up, shutdown completes, or the kill switch is on; the
+   * last event it emits is `stopped` with the same exit (E3 of events.ts).
+   */
   async run(): Promise<WorkerExit> {
+    // Nothing happens before this await: listeners attached right after run() miss nothing (E3).
+    await Promise.resolve();
+    let exit: WorkerExit;
+    try {
+      exit = await this.runUntilExit();
+    } catch (err) {
+      this.tell({
+        type: 'stopped',
+        code: 1,
+        reason: 'fatal',
+        message: (err as Error)?.message ?? String(err),
+      });
+      throw err;
+    }
+    this.tell({ type: 'stopped', ...exit });
+    return exit;
+  }
+
+  private async runUntilExit(): Promise<WorkerExit> {
     try {
       // A worker is a writer: before anything, the lines before its checkpoint are shown intact
       // (S9) and its clock agrees with the machine's (S8).
@@ -206,6 +244,13 @@ export class Worker {
           this.options.log?.(
             `ready: ${this.workerId}, ${this.slots} slot(s), lease ${this.leaseSec}s, ledger at seq ${this.plane.state.head.seq}`,
           );
+          this.tell({
+            type: 'ready',
+            worker_id: this.workerId,
+            slots: this.slots,
+            lease_sec: this.leaseSec,
+            seq: this.plane.state.head.seq,
+          });
         }
         try {
           // A read the disk fails (EIO) degrades the worker like a write it fails (F2).
@@ -221,6 +266,8 @@ export class Worker {
           this.faults.fault(describeFault(err), this.clock.nowMs());
         }
         const now = this.clock.nowMs();
+        this.tellFaults();
+        this.tellIdle(now);
         // A degraded worker with work it would claim is waiting for the machine, not idle (F2).
         if (this.runs.size > 0 || (this.faults.degraded && this.hasWorkWaiting(now))) lastBusyMs = now;
         if (this.runs.size === 0) {
@@ -258,6 +305,24 @@ export class Worker {
       this.watcher?.close();
       this.plane.close();
       this.registered?.release();
+    }
+  }
+
+  /** `degraded` and `recovered` as the fault state changes (F2 of faults.ts). */
+  private tellFaults(): void {
+    const cause = this.faults.degraded;
+    if ((cause === undefined) === (this.degradedTold === undefined)) return; // a new cause is no news
+    if (cause !== undefined) this.tell({ type: 'degraded', cause });
+    else this.tell({ type: 'recovered', cause: this.degradedTold! });
+    this.degradedTold = cause;
+  }
+
+  /** `idle` once each time nothing runs and nothing it could claim now is queued. */
+  private tellIdle(now: number): void {
+    if (this.runs.size > 0) this.idleTold = false;
+    else if (!this.idleTold && !this.canClaimNow(now)) {
+      this.idleTold = true;
+      this.tell({ type: 'idle', seq: this.plane.state.head.seq });
     }
   }
 
@@ -340,6 +405,22 @@ export class Worker {
       this.options.log?.(
         `reaped ${ev.job_id}: ${ev.event}${ev.event === 'retry' ? ` (attempt ${ev.attempt})` : ''}`,
       );
+      if (ev.event === 'expire')
+        this.tell({
+          type: 'expired',
+          job_id: ev.job_id,
+          attempt: ev.attempt,
+          worker_id: ev.worker_id,
+          seq: ev.seq,
+        });
+      else if (ev.event === 'retry')
+        this.tell({
+          type: 'retried',
+          job_id: ev.job_id,
+          attempt: ev.attempt,
+          not_before_unix: ev.not_before_unix,
+          seq: ev.seq,
+        });
     }
     return events;
   }
@@ -392,6 +473,15 @@ export class Worker {
         attempt: claim.attempt,
         outcome: 'claimed',
       });
+      this.idleTold = false;
+      this.tell({
+        type: 'claimed',
+        job_id: claim.job_id,
+        job_type: this.plane.state.get(claim.job_id)!.context.job_type,
+        attempt: claim.attempt,
+        lease_expires_unix: claim.lease_expires_unix,
+        seq: claim.seq,
+      });
       const run = new JobRun(
         {
           plane: this.plane,
@@ -410,14 +500,16 @@ export class Worker {
             check: () => this.faults.check(true),
             fault: (cause) => this.faults.fault(cause, this.clock.nowMs()),
           },
+          onStart: (ev) =>
+            this.tell({ type: 'started', job_id: ev.job_id, attempt: ev.attempt, seq: ev.seq }),
         },
         claim,
       );
       this.runs.set(claim.job_id, run);
-      void run.done.then((result) => {
+      void run.done.then((end) => {
         this.runs.delete(claim.job_id);
-        // The fail event is folded by now: its error is the job's, as the ledger has it.
-        const error = result === 'failed' ? this.plane.state.get(claim.job_id)?.context.error : null;
+        const result = end.outcome;
+        const error = end.outcome === 'failed' ? end.event.error : null;
         this.options.log?.(
           `${claim.job_id} (attempt ${claim.attempt}): ${result}${error ? `: ${error.code}: ${error.message}` : ''}`,
           {
@@ -428,11 +520,21 @@ export class Worker {
             ...(error ? { error } : {}),
           },
         );
+        this.tellEnd(end, claim.job_id, claim.attempt);
         this.wake();
       });
       started.push(run);
     }
     return started;
+  }
+
+  /** `completed`, `failed` or `lost`: the one end of an attempt (E1 of events.ts). */
+  private tellEnd(end: JobRunEnd, job_id: string, attempt: number): void {
+    if (end.outcome === 'lost') return this.tell({ type: 'lost', job_id, attempt, reason: end.reason });
+    const { event } = end;
+    const common = { job_id, attempt, usage: event.usage, evidence: event.evidence ?? [], seq: event.seq };
+    if (event.event === 'complete') return this.tell({ type: 'completed', ...common, result: event.result });
+    this.tell({ type: 'failed', ...common, error: event.error, final: isFinal(this.plane.state, job_id) });
   }
 
   /**
@@ -491,21 +593,8 @@ export class Worker {
     this.wakeUp?.();
   }
 
+  /** The home directory: appends to jobs.jsonl and the kill switch appearing both show here (A2 of watch.ts). */
   private watch(): void {
-    try {
-      // The home directory: appends to jobs.jsonl and the kill switch appearing both show here.
-      // Not jobs.lock: every commit stamps it to read the kernel's clock (S8 of store.ts), and a
-      // worker woken by its own stamps would loop.
-      const lock = basename(this.paths.lock);
-      this.watcher = watch(this.paths.home, { persistent: true }, (_event, file) => {
-        if (file !== lock) this.wake();
-      });
-      this.watcher.on('error', () => {
-        this.watcher?.close();
-        this.watcher = undefined;
-      });
-    } catch {
-      this.watcher = undefined; // polling only
-    }
+    this.watcher = watchDir(this.paths.home, basename(this.paths.lock), () => this.wake());
   }
 }
