@@ -229,18 +229,18 @@ function readHeaderLine(fd: number, size: number): { text: string; bodyAt: numbe
   }
 }
 
-/** The number of ledger lines an existing index covers, from its header alone (-1 when none is usable). */
-export function jobIndexLines(path: string): number {
+/** Where an existing index ends (lines and the hash there), from its header alone; undefined when none is usable. */
+export function jobIndexEnd(path: string): { lines: number; hash: string } | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
     const read = readHeaderLine(fd, fstatSync(fd).size);
     const header = JSON.parse(read?.text ?? '') as Partial<JobIndexHeader>;
     return header.kind === KIND && header.v === VERSION && typeof header.lines === 'number'
-      ? header.lines
-      : -1;
+      ? { lines: header.lines, hash: String(header.hash) }
+      : undefined;
   } catch {
-    return -1; // none, or not one this build reads: worth writing
+    return undefined; // none, or not one this build reads: worth writing
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

@@ -1,13 +1,14 @@
 import type { Command as Program } from 'commander';
 import { closeSync, constants, existsSync, fstatSync, openSync } from 'node:fs';
 import { RefusedError } from '../../errors.js';
-import { JobIndexBuilder, jobIndexLines, jobIndexPath, loadJobIndex } from '../../ledger/job-index.js';
+import { jobIndexPath, loadJobIndex } from '../../ledger/job-index.js';
 import { IndexMismatch, readJobLines, type JobLines } from '../../ledger/job-lines.js';
 import { assertPlaneExists, planePaths } from '../../ledger/paths.js';
 import type { Plane } from '../../plane.js';
 import { jobView, type JobView } from '../../replay/report.js';
 import { foldJobEvents, timelineEntry, type TimelineEntry } from '../../replay/timeline.js';
 import { homeOption, jsonOption, ledgerOption } from '../options.js';
+import { JobIndexBuilder, writeJobIndex } from '../index-cache.js';
 import { openForRead } from '../open.js';
 import { printJson, printLines, warn } from '../output.js';
 import { readProgress } from '../progress.js';
@@ -142,7 +143,7 @@ function showFromAll(jobId: string, opts: ShowOpts, homeGiven: boolean): Shown {
   }
   try {
     const snap = plane.state.get(jobId);
-    if (index && plane.paths) writeIndex(index, plane);
+    if (index) writeJobIndex(index, plane);
     if (!snap) throw unknownJob(jobId);
     return {
       job: jobView(snap),
@@ -151,21 +152,6 @@ function showFromAll(jobId: string, opts: ShowOpts, homeGiven: boolean): Shown {
     };
   } finally {
     plane.close();
-  }
-}
-
-/**
- * A cache, written when it is missing or behind and it can be: a read never fails for it, nor
- * says anything about it (a read-only home stays as quiet as it was).
- */
-export function writeIndex(index: JobIndexBuilder, plane: Plane): void {
-  const path = jobIndexPath(plane.paths!.home);
-  const { offset, lines } = plane.store.position;
-  if (lines === 0 || jobIndexLines(path) === lines) return;
-  try {
-    index.write(path, { offset, lines, seq: plane.state.head.seq, hash: plane.state.head.hash });
-  } catch (err) {
-    if (!(err as NodeJS.ErrnoException).code) throw err;
   }
 }
 
