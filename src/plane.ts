@@ -50,8 +50,8 @@ export interface OpenOptions {
   readonly verify?: VerifyOptions;
   /** What `clock` is checked against before each append (S8 of src/ledger/store.ts). */
   readonly referenceClock?: Clock | null;
-  /** Called for each event the initial fold applies, after it is applied. */
-  readonly onEvent?: (ev: LedgerEvent, line: number, state: PlaneState) => void;
+  /** Called for each event the initial fold applies, after it is applied (`offset`: its line's first byte). */
+  readonly onEvent?: (ev: LedgerEvent, line: number, state: PlaneState, offset: number) => void;
   /**
    * The job types enqueue accepts, and whose defaults complete a spec (src/schema/job-types.ts);
    * default the built-in ones. Job types of your own (defineJobType, src/jobs/define.ts) are
@@ -355,7 +355,10 @@ export type JobInfoWithSpec = JobInfo & { readonly spec: StoredJob };
 /** The initial fold of a new plane; a corrupt ledger closes what the store opened before it throws. */
 function foldOrClose(store: LedgerStore, options: Pick<OpenOptions, 'atSeq' | 'onEvent'>): void {
   try {
-    store.catchUp(options.atSeq, options.onEvent && ((ev, line) => options.onEvent!(ev, line, store.state)));
+    store.catchUp(
+      options.atSeq,
+      options.onEvent && ((ev, line, offset) => options.onEvent!(ev, line, store.state, offset)),
+    );
   } catch (err) {
     store.close();
     throw err;

@@ -22,7 +22,7 @@ interface AuditJson {
 
 const audit = async (...args: string[]) => {
   const r = await execplane(['audit', '--json', ...args]);
-  return { ...r, json: r.stdout ? (JSON.parse(r.stdout) as AuditJson) : undefined };
+  return { ...r, json: r.stdout ? (JSON.parse(r.stdout) as { ledgers: AuditJson[] }).ledgers[0] : undefined };
 };
 const lines = (path: string) => readFileSync(path, 'utf8').split('\n').slice(0, -1);
 const write = (dir: string, name: string, ls: readonly string[]) => {

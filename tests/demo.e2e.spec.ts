@@ -29,7 +29,11 @@ test('the demo drains the sample jobs through real workers and its ledger audits
   expect(demo.stdout).toMatch(/the model \(stub, stub\) made 2 tool call\(s\) in 3 turn\(s\)/);
   const audit = await cli(['audit', '--home', home, '--evidence', '--json']);
   expect(audit.exitCode, audit.stdout).toBe(0);
-  expect(JSON.parse(audit.stdout)).toMatchObject({ ok: true, findings: [] });
+  expect(JSON.parse(audit.stdout)).toMatchObject({
+    version: 1,
+    ok: true,
+    ledgers: [{ ok: true, findings: [] }],
+  });
   const replay = JSON.parse((await cli(['replay', '--home', home, '--json'])).stdout) as {
     jobs: Record<string, { state: string; job_type: string }>;
   };

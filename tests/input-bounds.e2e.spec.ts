@@ -177,9 +177,11 @@ describe('nesting depth (F8): a spec nests at most 32 levels, and readers refuse
     const audit = await run(['audit', '--home', p.home, '--json']);
     expect(audit.code, audit.stderr).toBe(1);
     expect(audit.stderr).not.toMatch(/Maximum call stack|internal error|\n {4}at /);
-    const report = JSON.parse(audit.stdout) as {
-      findings: { code: string; line: number; message: string }[];
-    };
+    const report = (
+      JSON.parse(audit.stdout) as {
+        ledgers: { findings: { code: string; line: number; message: string }[] }[];
+      }
+    ).ledgers[0]!;
     expect(report.findings).toEqual([
       expect.objectContaining({
         code: 'E_AUDIT_PARSE',
@@ -384,7 +386,9 @@ describe('bounded reads (F18)', () => {
       const audit = await run(['audit', ledger, '--json']);
       expect(audit.code, audit.stderr).toBe(1);
       expect(audit.stderr.trimEnd().split('\n')).toHaveLength(1);
-      const { findings } = JSON.parse(audit.stdout) as { findings: { line: number; message: string }[] };
+      const { findings } = (
+        JSON.parse(audit.stdout) as { ledgers: { findings: { line: number; message: string }[] }[] }
+      ).ledgers[0]!;
       expect(findings).toEqual([
         expect.objectContaining({
           line: 1,

@@ -16,6 +16,8 @@ export interface FileAuditOptions extends AuditOptions {
   readonly evidenceDir?: string;
   /** Worker threads checking lines ahead of the audit (src/ledger/verify-pool.ts). */
   readonly verify?: VerifyOptions;
+  /** Told the offset of each line as it is read (a progress bar). */
+  readonly onOffset?: (offset: number) => void;
 }
 
 /** Audits the ledger at `path`; a path that is not a readable file is a UsageError (exit 2). */
@@ -32,6 +34,7 @@ export function auditLedgerFile(path: string, options: FileAuditOptions = {}): A
         0,
         (line) => {
           lineNo += 1;
+          options.onOffset?.(line.start);
           const raw = {
             line: lineNo,
             text: line.text,

@@ -236,7 +236,7 @@ export class LedgerStore {
    * Folds complete lines appended since the last call (no lock needed: readers see a prefix of
    * complete lines). Stops after `untilSeq` when given. Throws LedgerCorruptError.
    */
-  catchUp(untilSeq = Infinity, onEvent?: (ev: LedgerEvent, line: number) => void): void {
+  catchUp(untilSeq = Infinity, onEvent?: (ev: LedgerEvent, line: number, offset: number) => void): void {
     const fd = this.writeFd ?? this.openRead();
     if (fd === undefined) return;
     const size = this.assertSameFile(fd).size;
@@ -274,7 +274,7 @@ export class LedgerStore {
             );
           this.position.offset = line.end;
           this.position.lines = lineNo;
-          onEvent?.(ev, lineNo);
+          onEvent?.(ev, lineNo, line.start);
           return ev.seq < untilSeq;
         },
         MAX_LINE_BYTES,

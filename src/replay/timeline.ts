@@ -1,6 +1,6 @@
 /** A job's timeline: its events in ledger order, each with the state it left the job in. */
-import type { JobStateValue } from '../../machines/job.types.js';
-import type { PlaneState } from '../core/plane-state.js';
+import type { JobRecord, JobStateValue, Refusal } from '../../machines/job.types.js';
+import { PlaneState } from '../core/plane-state.js';
 import type { LedgerEvent } from '../schema/types.generated.js';
 
 export interface TimelineEntry {
@@ -52,4 +52,24 @@ function describe(ev: LedgerEvent): string {
     case 'cancel':
       return ev.reason;
   }
+}
+
+/**
+ * One job's timeline folded from its own events alone (what `show` reads through jobs.index): a
+ * job's state and context follow from its own events only, so this is the state the whole fold
+ * gives it. A refusal means the events are not the job's whole history in order.
+ */
+export function foldJobEvents(
+  jobId: string,
+  lines: readonly { readonly ev: LedgerEvent; readonly line: number }[],
+): { job: JobRecord; timeline: TimelineEntry[] } | { refusal: Refusal } {
+  const state = new PlaneState();
+  const timeline: TimelineEntry[] = [];
+  for (const { ev, line } of lines) {
+    const refusal = state.evolve(ev);
+    if (refusal) return { refusal };
+    timeline.push(timelineEntry(ev, line, state));
+  }
+  const job = state.get(jobId);
+  return job ? { job, timeline } : { refusal: { code: 'E_UNKNOWN_JOB', message: `no job ${jobId}` } };
 }

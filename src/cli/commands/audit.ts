@@ -9,6 +9,10 @@ import { ExecplaneError, UsageError } from '../../errors.js';
 import { planePaths } from '../../ledger/paths.js';
 import { homeOption, jsonOption } from '../options.js';
 import { printJson, printLines } from '../output.js';
+import { readProgress } from '../progress.js';
+
+/** The version of `audit --json`'s shape: a new member keeps it, a changed one bumps it. */
+export const AUDIT_JSON_VERSION = 1;
 
 interface Opts {
   home: string;
@@ -42,7 +46,7 @@ Examples:
 
 Exit codes: 0 clean; 1 findings (each with its line, seq, job_id and a stable code, see
 docs/audit.md); 2 the audit could not run (bad arguments, a path that is not a readable file).
-With several ledgers, --json prints {ok, ledgers: [report, …]}.`,
+--json prints {"version": 1, "ok", "ledgers": [report, …]}, one report per ledger.`,
     )
     .action(async (ledgers: string[], opts: Opts, cmd: Command) => {
       const [{ Auditor }, { auditLedgerFile }] = await Promise.all([
@@ -63,14 +67,20 @@ With several ledgers, --json prints {ok, ledgers: [report, …]}.`,
       const targets = ledgers.length
         ? ledgers.map((path) => ({ path, evidenceDir: join(dirname(path), 'evidence') }))
         : [homeTarget(opts.home)];
-      const reports = targets.map(({ path, evidenceDir }) => ({
-        ledger: path,
-        ...(path === null
-          ? new Auditor({ expectHead }).finish(null)
-          : auditLedgerFile(path, { expectHead, evidenceDir: opts.evidence ? evidenceDir : undefined })),
-      }));
+      const reports = targets.map(({ path, evidenceDir }) => {
+        if (path === null) return { ledger: path, ...new Auditor({ expectHead }).finish(null) };
+        const progress = readProgress('audit', path);
+        try {
+          const evidence = opts.evidence ? evidenceDir : undefined;
+          const onOffset = progress && ((offset: number) => progress.at(offset));
+          return { ledger: path, ...auditLedgerFile(path, { expectHead, evidenceDir: evidence, onOffset }) };
+        } finally {
+          progress?.stop();
+        }
+      });
       const ok = reports.every((r) => r.ok);
-      if (opts.json) printJson(reports.length === 1 ? reports[0] : { ok, ledgers: reports });
+      // One shape whatever the number of ledgers (docs/cli.md, "audit").
+      if (opts.json) printJson({ version: AUDIT_JSON_VERSION, ok, ledgers: reports });
       else for (const r of reports) printReport(r);
       if (!ok) {
         const bad = reports.filter((r) => !r.ok);
