@@ -115,7 +115,10 @@ describe('golden ledgers', () => {
       const r = await cli('audit', ...args);
       expect(r.exitCode, v.file).toBe(1);
       expect(
-        codesOf((JSON.parse(r.stdout) as { findings: { line: number; code: string }[] }).findings),
+        codesOf(
+          (JSON.parse(r.stdout) as { ledgers: { findings: { line: number; code: string }[] }[] }).ledgers[0]!
+            .findings,
+        ),
       ).toEqual(v.findings);
     }
   });

@@ -184,7 +184,14 @@ describe('in a pipe (not a terminal)', () => {
     expect(replay.code).toBe(0);
     const plane = Plane.openLedgerFile(join(home, 'jobs.jsonl'));
     try {
-      expect(replay.stdout).toBe(`${JSON.stringify(plane.report())}\n`);
+      // The report as the library makes it, inside replay's versioned shape (docs/cli.md).
+      const { version, filter, matched, verified, ...report } = JSON.parse(replay.stdout) as Record<
+        string,
+        unknown
+      >;
+      expect(version).toBe(1);
+      expect([filter, matched, verified].every((v) => v !== undefined)).toBe(true);
+      expect(JSON.stringify(report)).toBe(JSON.stringify(plane.report()));
     } finally {
       plane.close();
     }
@@ -226,7 +233,7 @@ describe('a stdout that goes away or cannot be written (F15)', () => {
       ERR: err,
     });
     expect(json.exitCode).toBe(0);
-    expect(json.stdout.startsWith('{"last_seq":20000,"last_hash":"')).toBe(true);
+    expect(json.stdout.startsWith('{"version":1,"last_seq":20000,"last_hash":"')).toBe(true);
     expect(json.stdout).toHaveLength(100);
     expect(readFileSync(err, 'utf8')).toBe('');
   });
