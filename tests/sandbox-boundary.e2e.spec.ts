@@ -152,7 +152,9 @@ describe.skipIf(!haveBwrap)('the OS boundary, attacked from job specs', () => {
     expect(existsSync(planePaths(p.home).killSwitch)).toBe(false);
     const audit = await cli(['audit', '--home', p.home, '--json']);
     expect(audit.exitCode, audit.stdout).toBe(0);
-    expect((JSON.parse(audit.stdout) as { events: number }).events).toBe(run.events.length + 0);
+    expect((JSON.parse(audit.stdout) as { ledgers: { events: number }[] }).ledgers[0]!.events).toBe(
+      run.events.length,
+    );
   });
 
   test('a worker refuses a home inside its workspace (exit 2, nothing written), and one around it', async () => {
