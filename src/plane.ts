@@ -241,14 +241,6 @@ export class Plane {
     return outcomes[0]!.job_id;
   }
 
-  /**
-   * A spec as written, completed with its job type's defaults (src/schema/job-types.ts) and
-   * checked, without enqueuing it: what `execplane spec check` prints.
-   */
-  completeSpec(spec: unknown, what?: string): ReturnType<JobTypeSet['resolve']> {
-    return this.jobTypes.resolve(spec, what);
-  }
-
   /** An enqueue's spec completed and checked before the lock (decide then needs no job type). */
   private complete(command: Command): Command {
     return command.type === 'enqueue' ? { ...command, spec: this.jobTypes.resolve(command.spec) } : command;
