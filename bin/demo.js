@@ -1,24 +1,28 @@
 #!/usr/bin/env node
-// `npm run demo`: the main job end to end on the embedded default, in a fresh plane under the
-// system's temporary directory (never inside the workspace: jobs could change it) with this
-// checkout as the workspace — enqueue the sample jobs, run two real workers until the queue
-// drains, then replay the ledger, audit it with its evidence files and check the plane's health.
-// Each step runs the real CLI, printed as a user would type it; the demo fails if any step does.
-// EXECPLANE_DEMO_HOME picks another home.
+// `npm run demo` (or, from an installed package, `node node_modules/execplane/bin/demo.js`): the
+// main job end to end on the embedded default, in a fresh plane under the system's temporary
+// directory, with a sample project written beside it as the workspace (src/demo/workspace.ts; the
+// jobs read nothing of this checkout or package) — enqueue the sample jobs, run two real workers
+// until the queue drains, then replay the ledger, audit it with its evidence files and check the
+// plane's health. Each step runs the real CLI, printed as a user would type it; the demo fails if
+// any step does. EXECPLANE_DEMO_HOME picks another home; the workspace is `<home>-workspace`.
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeDemoWorkspace } from '../dist/src/demo/workspace.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const home = process.env.EXECPLANE_DEMO_HOME || join(tmpdir(), 'execplane-demo');
+const cli = fileURLToPath(new URL('execplane.js', import.meta.url));
+const home = resolve(process.env.EXECPLANE_DEMO_HOME || join(tmpdir(), 'execplane-demo'));
+const workspace = `${home}-workspace`;
 rmSync(home, { recursive: true, force: true });
+writeDemoWorkspace(workspace);
 
 function run(args, { show = true } = {}) {
   if (show) process.stdout.write(`\n$ execplane ${args.join(' ')}\n`);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/execplane.js', ...args], { cwd: root, stdio: 'inherit' });
+    const child = spawn(process.execPath, [cli, ...args], { cwd: workspace, stdio: 'inherit' });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }
@@ -41,9 +45,11 @@ if (!sandboxed) {
   );
 }
 
-process.stdout.write(`demo: the plane's home is ${home}; the workspace is this checkout.\n`);
+process.stdout.write(
+  `demo: the plane's home is ${home}; the workspace is the sample project ${workspace}.\n`,
+);
 await step(['enqueue', '--home', home, '--demo']);
-const work = ['work', '--home', home, '--workspace', '.', '--slots', '2', '--max-idle-sec', '1'];
+const work = ['work', '--home', home, '--workspace', workspace, '--slots', '2', '--max-idle-sec', '1'];
 if (!sandboxed) work.push('--unsandboxed-ok');
 process.stdout.write(
   `\n$ execplane ${work.join(' ')} --worker-id demo-1 &   # and demo-2, until the queue drains\n`,
@@ -61,8 +67,8 @@ await step(['health', '--home', home]);
 
 // The agent job's timeline: the offline stub model (docs/model-lane.md) asked for tools, and each
 // call is a tool_call event appended before the tool ran.
-const replayed = spawnSync(process.execPath, ['bin/execplane.js', 'replay', '--home', home, '--json'], {
-  cwd: root,
+const replayed = spawnSync(process.execPath, [cli, 'replay', '--home', home, '--json'], {
+  cwd: workspace,
   encoding: 'utf8',
   maxBuffer: 64 * 1024 * 1024,
 });

@@ -8,16 +8,16 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
+import { compileAndRun, docBlocks, EXAMPLE_OUTPUTS, runDocShell } from './helpers/library-doc.js';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DOC = readFileSync(join(ROOT, 'docs/library.md'), 'utf8');
-const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
-
-/** The fenced blocks of a language, in order. */
-function blocks(lang: string): string[] {
-  return [...DOC.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
-}
+const TOOLS = {
+  tsc: join(ROOT, 'node_modules/typescript/bin/tsc'),
+  typeRoots: join(ROOT, 'node_modules/@types'),
+};
+const blocks = (lang: string) => docBlocks(DOC, lang);
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -38,58 +38,30 @@ function project(): string {
 }
 
 describe('docs/library.md', () => {
-  it.each([
-    [0, /^complete \{ words: 6 \}$/],
-    [1, /^job-\S+ done \{ said: 'hello from [^']+' \}\ncomplete \{ said: 'hello from [^']+' \}$/],
-  ])('example %i compiles under strict TypeScript and prints what the doc says', async (index, expected) => {
-    const example = blocks('ts')[index];
-    expect(example, `a ${index + 1}. \`\`\`ts block in docs/library.md`).toBeDefined();
-    if (index === 0) expect(example!.split('\n').length).toBeLessThanOrEqual(40);
-    const dir = project();
-    writeFileSync(join(dir, 'example.ts'), example!);
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules/@types')],
-          skipLibCheck: false,
-          outDir: 'out',
-        },
-        files: ['example.ts'],
-      }),
-    );
-    const tsc = await execa('node', [TSC, '-p', dir], { reject: false, cwd: dir });
-    expect(tsc.exitCode, tsc.stdout + tsc.stderr).toBe(0);
-    const run = await execa('node', [join(dir, 'out/example.js')], { reject: false, cwd: dir });
-    expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.stdout.trim()).toMatch(expected);
-  });
+  it.each(EXAMPLE_OUTPUTS.map((expected, index) => [index, expected] as const))(
+    'example %i compiles under strict TypeScript and prints what the doc says',
+    async (index, expected) => {
+      const example = blocks('ts')[index];
+      expect(example, `a ${index + 1}. \`\`\`ts block in docs/library.md`).toBeDefined();
+      if (index === 0) expect(example!.split('\n').length).toBeLessThanOrEqual(40);
+      const { tsc, run } = await compileAndRun(project(), example!, TOOLS);
+      expect(tsc.exitCode, String(tsc.stdout) + String(tsc.stderr)).toBe(0);
+      expect(run?.exitCode, String(run?.stderr)).toBe(0);
+      expect(String(run?.stdout).trim()).toMatch(expected);
+    },
+  );
 
   it('the job-type module and the shell lines run through the CLI; replay and audit need no definition', async () => {
-    const [module] = blocks('js');
-    const [shell] = blocks('sh').filter((b) => b.includes('--jobs'));
-    expect(module).toBeDefined();
-    expect(shell).toBeDefined();
     const dir = project();
     const home = mkdtempSync(join(tmpdir(), 'execplane-libdoc-home-'));
     dirs.push(home);
-    writeFileSync(join(dir, 'my-jobs.mjs'), module!);
     writeFileSync(join(dir, 'notes.txt'), 'one two three\n');
     const env = { EXECPLANE_HOME: home };
     const cli = (args: string[]) =>
       execa('node', [join(ROOT, 'bin/execplane.js'), ...args], { reject: false, cwd: dir, env });
     // Each line of the doc's shell block, as written (`execplane` is this checkout's CLI).
-    for (const line of shell!.trim().split('\n')) {
-      const [, ...args] = line.split(' > ')[0]!.trim().split(/\s+/);
-      const r = await cli(args);
-      expect(r.exitCode, `${line}\n${r.stderr}`).toBe(0);
-      if (line.includes(' > ')) writeFileSync(join(dir, line.split(' > ')[1]!.trim()), r.stdout);
-    }
+    const failed = await runDocShell(DOC, dir, cli);
+    expect(failed, failed && `${failed.line}\n${String(failed.result.stderr)}`).toBeUndefined();
     const replay = await cli(['replay', '--json']);
     expect(replay.exitCode, replay.stderr).toBe(0);
     expect(replay.stdout).toContain('"job_type":"word_count"');

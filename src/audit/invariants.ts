@@ -31,7 +31,7 @@ import type { Budgets, LedgerEvent, ToolPolicy } from '../schema/types.generated
 import { parseTsUtc } from '../time.js';
 import { finding, type Finding, type FindingCode, type LineRef } from './findings.js';
 
-/** docs/spec.md §4.4's grace past max_wall_time_sec (the machine's WALL_TIME_GRACE_MS; a test pins both). */
+/** docs/spec.md §4 (invariant 4): the grace past max_wall_time_sec (the machine's WALL_TIME_GRACE_MS; a test pins both). */
 export const AUDIT_WALL_TIME_GRACE_MS = 10_000;
 /** docs/spec.md §3: max_attempts when a spec omits it. */
 export const AUDIT_DEFAULT_MAX_ATTEMPTS = 3;

@@ -2,7 +2,7 @@
  * A progress bar on stderr for reads of a whole ledger (`replay`, `audit`, a `show` without
  * jobs.index) — only when stderr is a terminal, and only for a ledger big enough to take a while.
  * Redirected or captured, stderr gets nothing from here, so what scripts and tests see is the same
- * as without it. cli-progress draws it (docs/decisions.md, "Progress bars"), loaded only when a
+ * as without it. cli-progress draws it (docs/decisions.md, "Reads that scale"), loaded only when a
  * bar is drawn.
  */
 import { statSync } from 'node:fs';

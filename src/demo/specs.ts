@@ -1,6 +1,7 @@
 /**
  * The embedded default: sample jobs `execplane enqueue --demo` and `npm run demo` use. They
- * run on the execplane checkout itself as the workspace, need no network, and finish in seconds.
+ * work on the sample project src/demo/workspace.ts writes (every file they read is there, none
+ * of the execplane checkout's), need no network, and finish in seconds.
  */
 import type { JobSpec } from '../schema/job-spec.js';
 
@@ -22,7 +23,7 @@ export function demoSpecs(): JobSpec[] {
       budgets: budgets(),
       tool_policy: noTools,
       payload: {
-        include_globs: ['src/**/*.ts', 'machines/**/*.ts', 'docs/**/*.md'],
+        include_globs: ['src/**/*.ts', 'docs/**/*.md', '*.md'],
         exclude_globs: ['**/*.generated.ts'],
         max_files: 500,
         max_file_bytes: 65_536,
@@ -36,10 +37,10 @@ export function demoSpecs(): JobSpec[] {
       budgets: budgets(),
       tool_policy: noTools,
       payload: {
-        inputs: ['README.md', 'docs/architecture.md', 'docs/ledger-format.md'],
+        inputs: ['README.md', 'docs/design.md'],
         max_input_bytes: 262_144,
         max_output_bytes: 16_384,
-        title: 'execplane in brief',
+        title: 'notes-sync in brief',
       },
       meta: { source: 'demo' },
     },
@@ -50,7 +51,7 @@ export function demoSpecs(): JobSpec[] {
       payload: {
         commands: [
           ['node', '--version'],
-          ['node', 'bin/execplane.js', 'machine'],
+          ['node', 'check.mjs'],
         ],
         timeout_sec: 30,
       },
@@ -65,7 +66,10 @@ export function demoSpecs(): JobSpec[] {
         allowed_tools: ['list_files', 'read_file', 'search_workspace'],
       },
       // The offline `stub` model (docs/model-lane.md) lists the workspace, reads its README, answers.
-      payload: { prompt: 'Summarise what the ledger guarantees in two sentences.', max_turns: 4 },
+      payload: {
+        prompt: 'Summarise what the log of this project guarantees in two sentences.',
+        max_turns: 4,
+      },
       meta: { source: 'demo' },
     },
   ];

@@ -1,6 +1,6 @@
 /**
  * `jobs.index`: where each job's event lines are in the ledger, so `execplane show JOB_ID` reads
- * that job's lines instead of the whole file (docs/ledger-format.md, "jobs.index"). A cache, as
+ * that job's lines instead of the whole file (docs/ledger-format.md, "The offsets index"). A cache, as
  * checkpoint.json is: it may be deleted at any time, a full read (`replay`, or a `show` that had to
  * read everything) writes a new one, and nothing it says is taken on trust.
  *

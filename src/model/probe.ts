@@ -1,6 +1,6 @@
 /**
  * Is a model endpoint there? `execplane models` and `status` ask each one for GET
- * <base_url>/models (docs/model-lane.md, "Probing").
+ * <base_url>/models (docs/model-lane.md, "Models").
  *
  * P1. A probe never throws and never takes longer than its bound: every failure is a result
  *     with an error code (errors.ts), the body read included in the bound.

@@ -23,7 +23,10 @@ export function register(program: Program): void {
     .description('validate job specs and append them to the ledger (one group commit)')
     .addOption(homeOption())
     .option('--file <spec.json>', 'a job spec, or an array of specs; - reads standard input')
-    .option('--demo', 'enqueue the embedded sample jobs')
+    .option(
+      '--demo',
+      'enqueue the embedded sample jobs (they read the sample project the demo writes: docs/operations.md, "The demo")',
+    )
     .addOption(jobsOption())
     .addOption(jsonOption())
     .addHelpText(

@@ -1,5 +1,5 @@
 /**
- * The format of `checkpoint.json` v3 (docs/ledger-format.md, "checkpoint.json"), lines of JSON:
+ * The format of `checkpoint.json` v3 (docs/decisions.md, "Warm start"), lines of JSON:
  *   1. the header {v, code, seq, hash, offset, lines, last_ts_ms,
  *                  index_bytes, index_sha256, ended_bytes, ended_sha256};
  *   2. the index {live: [[job_id, state, context, enqueue_offset]…],

@@ -1,5 +1,5 @@
 /**
- * The built-in tools a model may call (docs/model-lane.md, "Tools"): each a capability of the
+ * The built-in tools a model may call (docs/model-lane.md, "Built-in tools"): each a capability of the
  * sandbox with a JSON Schema for its arguments, one module each.
  *
  * T1. A tool's schema is the only validation of its arguments (the loop checks them with Ajv
