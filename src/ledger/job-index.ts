@@ -12,8 +12,8 @@
  *      offsets of the job's event lines in ledger order, base 36, each after the first as the
  *      distance from the one before; cut into blocks of BLOCK_ROWS rows.
  * A reader of one job reads the header and the one block that can hold its row, and checks that
- * block's SHA-256: ≈ 200 KB on a 100,000-job plane, not the whole 6 MB body (whose read, hash and
- * garbage were ≈ 70 ms of a 200 ms `show`, docs/benchmarks.md "Reads").
+ * block's SHA-256: ≈ 130 KB on a 100,000-job plane, not the whole 6.3 MB body, so what `show`
+ * reads does not grow with the plane (docs/benchmarks.md, "Reads (issue 16)").
  *
  * J1. An index is used only when its header is this format, the file is as long as its blocks
  *     say, the block read has the SHA-256 the header gives and holds rows in order, and the
