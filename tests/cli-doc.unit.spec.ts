@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { buildProgram } from '../src/cli/main.js';
+import { buildProgram, commandsFor } from '../src/cli/main.js';
 
 const doc = readFileSync(new URL('../docs/cli.md', import.meta.url), 'utf8');
 
@@ -12,8 +12,8 @@ function section(name: string): string {
   return doc.slice(start, next < 0 ? undefined : next);
 }
 
-test('docs/cli.md documents every command and every one of its flags', () => {
-  const commands = buildProgram().commands;
+test('docs/cli.md documents every command and every one of its flags', async () => {
+  const commands = (await buildProgram()).commands;
   expect(commands.length).toBeGreaterThan(5);
   for (const cmd of commands) {
     const text = section(cmd.name());
@@ -23,4 +23,22 @@ test('docs/cli.md documents every command and every one of its flags', () => {
       expect(text, `${cmd.name()} ${opt.long}`).toContain(`\`${opt.long}`);
     }
   }
+});
+
+test('the CLI loads only the command it runs; help, a typo or no command load them all (docs/decisions.md, "Startup")', async () => {
+  const all = (await buildProgram()).commands.map((c) => c.name());
+  const argv = (...args: string[]) => ['node', 'execplane', ...args];
+  for (const name of all) {
+    expect(commandsFor(argv(name, '--home', '/x'))).toEqual([name]);
+    // The one command loaded registers the same command, with the same help, as all of them.
+    const alone = (await buildProgram(commandsFor(argv(name)))).commands;
+    expect(alone.map((c) => c.name())).toEqual([name]);
+    expect(alone[0]!.helpInformation()).toBe(
+      (await buildProgram()).commands.find((c) => c.name() === name)!.helpInformation(),
+    );
+  }
+  expect(commandsFor(argv('--version'))).toEqual([]);
+  expect(commandsFor(argv('-V'))).toEqual([]);
+  for (const args of [[], ['--help'], ['help', 'show'], ['sho'], ['--version', 'show-me']])
+    expect(commandsFor(argv(...args))).toEqual(all);
 });

@@ -3,51 +3,53 @@
  * here; errors of any kind end as one line on stderr and a documented exit code (output.ts).
  */
 import { Command, CommanderError } from 'commander';
-import * as audit from './commands/audit.js';
-import * as cancel from './commands/cancel.js';
-import * as enqueue from './commands/enqueue.js';
-import * as head from './commands/head.js';
-import * as health from './commands/health.js';
-import * as models from './commands/models.js';
-import * as portGuard from './commands/port-guard.js';
-import * as importLegacy from './commands/import-legacy.js';
-import * as killSwitch from './commands/kill-switch.js';
-import * as machine from './commands/machine.js';
-import * as reap from './commands/reap.js';
-import * as replay from './commands/replay.js';
-import * as retry from './commands/retry.js';
-import * as show from './commands/show.js';
-import * as spec from './commands/spec.js';
-import * as service from './commands/service.js';
-import * as status from './commands/status.js';
-import * as stop from './commands/stop.js';
-import * as work from './commands/work.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE, installStdoutGuard, reportError } from './output.js';
 
-const COMMANDS = [
-  enqueue,
-  replay,
-  show,
-  cancel,
-  retry,
-  work,
-  reap,
-  killSwitch,
-  audit,
-  head,
-  importLegacy,
-  machine,
-  models,
-  status,
-  health,
-  service,
-  stop,
-  portGuard,
-  spec,
+interface CommandModule {
+  register(program: Command): void;
+}
+
+/**
+ * Every command, in the order help lists them, each loaded only when it runs: a command pays for
+ * its own modules, not for all nineteen (docs/decisions.md, "Startup").
+ */
+const COMMANDS: readonly (readonly [string, () => Promise<CommandModule>])[] = [
+  ['enqueue', () => import('./commands/enqueue.js')],
+  ['replay', () => import('./commands/replay.js')],
+  ['show', () => import('./commands/show.js')],
+  ['cancel', () => import('./commands/cancel.js')],
+  ['retry', () => import('./commands/retry.js')],
+  ['work', () => import('./commands/work.js')],
+  ['reap', () => import('./commands/reap.js')],
+  ['kill-switch', () => import('./commands/kill-switch.js')],
+  ['audit', () => import('./commands/audit.js')],
+  ['head', () => import('./commands/head.js')],
+  ['import-legacy', () => import('./commands/import-legacy.js')],
+  ['machine', () => import('./commands/machine.js')],
+  ['models', () => import('./commands/models.js')],
+  ['status', () => import('./commands/status.js')],
+  ['health', () => import('./commands/health.js')],
+  ['service', () => import('./commands/service.js')],
+  ['stop', () => import('./commands/stop.js')],
+  ['port-guard', () => import('./commands/port-guard.js')],
+  ['spec', () => import('./commands/spec.js')],
 ];
 
-export function buildProgram(): Command {
+/**
+ * The commands to load for `argv`: the one it names; none for a bare `--version`/`-V`; all of
+ * them otherwise (top-level help, `help CMD`, no command, a misspelt one, which is then
+ * suggested), so what commander prints never depends on what was loaded.
+ */
+export function commandsFor(argv: readonly string[]): readonly string[] {
+  const args = argv.slice(2);
+  const first = args.find((a) => !a.startsWith('-'));
+  const all = COMMANDS.map(([name]) => name);
+  if (first === undefined) return args.length === 1 && /^(-V|--version)$/.test(args[0]!) ? [] : all;
+  return all.includes(first) ? [first] : all;
+}
+
+export async function buildProgram(names: readonly string[] = COMMANDS.map(([n]) => n)): Promise<Command> {
   const program = new Command('execplane')
     .description('a local execution plane: durable jobs on an auditable, event-sourced ledger')
     .version(VERSION)
@@ -59,7 +61,8 @@ Exit codes: 0 ok; 1 refused, findings or a corrupt ledger; 2 usage or invalid in
 3 work: the kill switch is on; 42 port-guard: the port is not free.
 Docs: docs/cli.md`,
     );
-  for (const c of COMMANDS) c.register(program);
+  const chosen = COMMANDS.filter(([name]) => names.includes(name));
+  for (const c of await Promise.all(chosen.map(([, load]) => load()))) c.register(program);
   const strict = (cmd: Command) => {
     cmd.exitOverride().allowExcessArguments(false);
     cmd.configureOutput({
@@ -75,7 +78,7 @@ Docs: docs/cli.md`,
 export async function main(argv: readonly string[]): Promise<number> {
   installStdoutGuard();
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(commandsFor(argv))).parseAsync(argv);
     // A command that ends with a code of its own (work: 3 for the kill switch) sets exitCode.
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
   } catch (err) {
