@@ -39,6 +39,6 @@ test('the CLI loads only the command it runs; help, a typo or no command load th
   }
   expect(commandsFor(argv('--version'))).toEqual([]);
   expect(commandsFor(argv('-V'))).toEqual([]);
-  for (const args of [[], ['--help'], ['help', 'show'], ['sho'], ['--version', 'show-me']])
+  for (const args of [[], ['--help'], ['-h', 'show'], ['help', 'show'], ['sho'], ['--version', 'show']])
     expect(commandsFor(argv(...args))).toEqual(all);
 });

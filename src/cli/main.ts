@@ -37,16 +37,18 @@ const COMMANDS: readonly (readonly [string, () => Promise<CommandModule>])[] = [
 ];
 
 /**
- * The commands to load for `argv`: the one it names; none for a bare `--version`/`-V`; all of
- * them otherwise (top-level help, `help CMD`, no command, a misspelt one, which is then
- * suggested), so what commander prints never depends on what was loaded.
+ * The commands to load for `argv`: the one its first argument names; none for a bare
+ * `--version`/`-V`; all of them otherwise (top-level help, `-h CMD`, `help CMD`, no command, a
+ * misspelt one, which is then suggested), so what commander prints never depends on what was
+ * loaded.
  */
 export function commandsFor(argv: readonly string[]): readonly string[] {
   const args = argv.slice(2);
-  const first = args.find((a) => !a.startsWith('-'));
   const all = COMMANDS.map(([name]) => name);
-  if (first === undefined) return args.length === 1 && /^(-V|--version)$/.test(args[0]!) ? [] : all;
-  return all.includes(first) ? [first] : all;
+  if (args.length === 1 && /^(-V|--version)$/.test(args[0]!)) return [];
+  // An option before the command (`-h show`) is the program's: its help lists every command.
+  const first = args[0];
+  return first !== undefined && all.includes(first) ? [first] : all;
 }
 
 export async function buildProgram(names: readonly string[] = COMMANDS.map(([n]) => n)): Promise<Command> {
