@@ -23,6 +23,7 @@ const ELEMENTS = [
   { type: 'config', pattern: 'src/config', partialMatch: false },
   { type: 'legacy', pattern: 'src/legacy', partialMatch: false },
   { type: 'demo', pattern: 'src/demo', partialMatch: false },
+  { type: 'ui', pattern: 'src/ui', partialMatch: false },
   { type: 'cli', pattern: 'src/cli', partialMatch: false },
   { type: 'types', pattern: 'src/types', partialMatch: false },
 ];
@@ -57,6 +58,8 @@ const LAYERS = {
   jobs: ['worker', 'sandbox', 'model', 'config', 'schema', 'base'],
   legacy: ['plane', 'audit', 'core', 'ledger', 'machines', 'schema', 'base'],
   demo: ['schema'],
+  // The web view (docs/ui.md): the plane's read side, status, replay; never the store or a worker.
+  ui: ['plane', 'ops', 'replay', 'audit', 'core', 'ledger', 'machines', 'schema', 'base', 'edge-util'],
   cli: [...ELEMENTS.map((e) => e.type), 'base', 'edge-util', 'plane'],
   library: [...ELEMENTS.map((e) => e.type), 'base', 'edge-util', 'plane'],
   types: [],
