@@ -136,9 +136,21 @@ export class Plane {
     return this.store.state;
   }
 
-  /** Folds what other processes appended since the last look. */
-  refresh(): void {
-    this.store.catchUp();
+  /**
+   * Folds what other processes appended since the last look; `onEvent` sees each new event, the
+   * line it is, the state it left, and its byte offset.
+   */
+  refresh(onEvent?: (ev: LedgerEvent, line: number, state: PlaneState, offset: number) => void): void {
+    this.store.catchUp(undefined, onEvent && ((ev, line, offset) => onEvent(ev, line, this.state, offset)));
+  }
+
+  /**
+   * Reads every ended job's context that checkpoint.json holds apart (P4 of
+   * src/core/plane-state.ts), so every job's record can be read: for a long-lived reader that
+   * lists them all (the web view).
+   */
+  loadEndedJobs(): void {
+    this.store.loadEnded();
   }
 
   /**

@@ -34,6 +34,7 @@ const COMMANDS: readonly (readonly [string, () => Promise<CommandModule>])[] = [
   ['stop', () => import('./commands/stop.js')],
   ['port-guard', () => import('./commands/port-guard.js')],
   ['spec', () => import('./commands/spec.js')],
+  ['ui', () => import('./commands/ui.js')],
 ];
 
 /**

@@ -159,7 +159,7 @@ export interface PlaneStatus {
   readonly models: readonly ModelStatus[];
 }
 
-interface TailEvent {
+export interface TailEvent {
   readonly seq: number;
   readonly event: string;
   readonly job_id: string;
@@ -197,7 +197,7 @@ export async function planeStatus(plane: Plane, options: StatusOptions): Promise
   }
   leases.sort((a, b) => a.expires_in_sec - b.expires_in_sec || byText(a.job_id, b.job_id));
 
-  const { events: tail, whole } = readTail(paths.ledger);
+  const { events: tail, whole } = readLedgerTail(paths.ledger);
   const workers = workerStatuses(plane, leases, tail, now);
   const killSwitch = killSwitchState(paths);
   const waiting = waitingReasons(plane, now, killSwitch, workers);
@@ -453,7 +453,11 @@ export function localPort(baseUrl: string): number | undefined {
  * just verified, or lines the checkpoint covers; a line that does not parse (a torn tail) is left
  * out — the fold reports it.
  */
-function readTail(ledger: string): { events: TailEvent[]; whole: boolean } {
+/**
+ * The complete lines of the ledger's last `bytes` (T2), parsed but not verified (T4): for a view
+ * of recent activity (status, the web view's live tail), never for a decision.
+ */
+export function readLedgerTail(ledger: string, bytes = TAIL_BYTES): { events: TailEvent[]; whole: boolean } {
   let fd: number;
   try {
     fd = openSync(ledger, 'r');
@@ -462,7 +466,7 @@ function readTail(ledger: string): { events: TailEvent[]; whole: boolean } {
   }
   try {
     const size = fstatSync(fd).size;
-    const start = Math.max(0, size - TAIL_BYTES);
+    const start = Math.max(0, size - bytes);
     const buf = Buffer.alloc(size - start);
     let got = 0;
     while (got < buf.length) {

@@ -7,6 +7,7 @@
  *   npm run bench -- --json             one JSON object on stdout (progress goes to stderr)
  *   npm run bench -- --only drain,latency
  *   npm run bench -- --only reads        show, status and filtered replay on the big plane
+ *   npm run bench -- --only ui           the web view's pages on the big plane
  *   npm run bench -- --save bench.json  the table, and the JSON object in a file
  * (`npm run -s bench -- --json` keeps npm's own "> execplane@… bench" banner off stdout.)
  */
@@ -21,6 +22,7 @@ import { auditFigure, replayFigure } from './figures/fold.js';
 import { latencyFigure } from './figures/latency.js';
 import { modelLoopFigure } from './figures/model-loop.js';
 import { readsFigure } from './figures/reads.js';
+import { uiFigure } from './figures/ui.js';
 import { sandboxFigure } from './figures/sandbox.js';
 import { warmStartFigure } from './figures/warm-start.js';
 import type { Entry } from './stats.js';
@@ -31,6 +33,7 @@ const FIGURES: readonly { name: string; run: (ctx: BenchContext) => Promise<Entr
   { name: 'audit', run: auditFigure },
   { name: 'warm-start', run: warmStartFigure },
   { name: 'reads', run: readsFigure },
+  { name: 'ui', run: uiFigure },
   { name: 'single-append', run: singleAppendFigure },
   { name: 'group-commit', run: groupCommitFigure },
   { name: 'drain-1x1', run: drain1x1Figure },

@@ -25,7 +25,7 @@ const LIMIT_IS = '`execplane --version` in the same loop (Node start + the CLI)'
 const VERSION = ['--version'];
 
 /** A home whose jobs.jsonl is the big ledger, after one full replay (jobs.index, checkpoint.json). */
-async function readsPlane(ctx: BenchContext, ledger: GeneratedLedger): Promise<string> {
+export async function readsPlane(ctx: BenchContext, ledger: GeneratedLedger): Promise<string> {
   const home = ctx.dir('reads');
   linkSync(ledger.path, join(home, 'jobs.jsonl'));
   const r = await runCli(['replay', '--home', home], { discardStdout: true });
@@ -38,14 +38,14 @@ async function readsPlane(ctx: BenchContext, ledger: GeneratedLedger): Promise<s
   return home;
 }
 
-interface Picked {
+export interface Picked {
   readonly where: 'early' | 'middle' | 'late';
   readonly id: string;
   readonly seq: number;
 }
 
 /** The job of the first line, of the first whole line past the middle byte, and of the last line. */
-function pickJobs(path: string): Picked[] {
+export function pickJobs(path: string): Picked[] {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
