@@ -118,6 +118,11 @@ function http(
 
 const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
 
+// The web view is under test here, not the sandbox (tests/sandbox*.e2e.spec.ts): where bubblewrap
+// is missing (a fresh machine) the test_runner jobs run without the OS boundary rather than fail;
+// where it is present (.ci/run installs it) they run in it as always.
+const UNSANDBOXED_OK = ['--unsandboxed-ok'];
+
 const testRunner = (job_id: string, commands: string[][], max_attempts = 1) => ({
   job_id,
   job_type: 'test_runner_task',
@@ -166,13 +171,21 @@ describe.skipIf(!run)('execplane ui in Chromium', () => {
       '1',
       '--slots',
       '2',
+      ...UNSANDBOXED_OK,
     ]);
     expect(work.code, work.stderr).toBe(0);
     // A worker killed with SIGKILL in the middle of a command: a second worker's reaper expires the
     // lapsed lease and retries the job, and the second attempt completes.
     await enqueueFile([testRunner(ID.killed, [['sleep', '1']], 2)]);
     const ledger = planePaths(home).ledger;
-    const doomed = startWorkProcess(home, ws, ['--lease-sec', '1', '--worker-id', 'doomed', '--quiet']);
+    const doomed = startWorkProcess(home, ws, [
+      '--lease-sec',
+      '1',
+      '--worker-id',
+      'doomed',
+      '--quiet',
+      ...UNSANDBOXED_OK,
+    ]);
     await waitForLedger(ledger, (evs) => evs.some((e) => e.event === 'tool_call' && e.job_id === ID.killed));
     doomed.kill('SIGKILL');
     await doomed;
@@ -191,6 +204,7 @@ describe.skipIf(!run)('execplane ui in Chromium', () => {
       '--worker-id',
       'rescuer',
       '--quiet',
+      ...UNSANDBOXED_OK,
     ]);
     expect(rescue.code, rescue.stderr).toBe(0);
     // A job retried after a failed attempt (with heartbeats and a tool call to draw), a job whose
