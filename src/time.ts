@@ -40,3 +40,11 @@ export function parseTsUtc(ts: string): number {
   lastSecondMs = ms - Number(ts.slice(20, 23));
   return ms;
 }
+
+/** How long ago an age in whole seconds was, as `status` and the web view print it: `42 s ago`. */
+export function ago(sec: number): string {
+  if (sec < 0) return `${-sec} s in the future`;
+  if (sec < 120) return `${sec} s ago`;
+  if (sec < 7200) return `${Math.round(sec / 60)} min ago`;
+  return `${Math.round(sec / 3600)} h ago`;
+}

@@ -15,6 +15,7 @@ import type { PlaneStatus } from '../ops/status.js';
 import type { TimelineEntry } from '../replay/timeline.js';
 import type { EvidenceFile } from '../schema/types.generated.js';
 import type { StoredJob } from '../schema/job-spec.js';
+import { ago } from '../time.js';
 import { html, raw, type Html, type HtmlValue } from './html.js';
 import { machineSvg } from './machine-svg.js';
 import type { HistoryLine } from './history.js';
@@ -428,23 +429,15 @@ export function jobLive(ctx: PageContext, d: JobPageData): Html {
 }
 
 function jobActions(ctx: PageContext, id: string, state: JobStateValue): Html {
+  const form = (action: 'cancel' | 'retry') =>
+    html`<form method="post" action="${jobHref(id)}/${action}" data-action="${action}" class="inline">
+      ${tokenField(ctx)}<input name="reason" placeholder="reason" maxlength="1000" /><button type="submit">
+        ${action}
+      </button>
+    </form>`;
   const forms: Html[] = [];
-  if (ACTIVE.has(state))
-    forms.push(
-      html`<form method="post" action="${jobHref(id)}/cancel" data-action="cancel" class="inline">
-        ${tokenField(ctx)}<input name="reason" placeholder="reason" maxlength="1000" /><button type="submit">
-          cancel
-        </button>
-      </form>`,
-    );
-  if (RETRYABLE.has(state))
-    forms.push(
-      html`<form method="post" action="${jobHref(id)}/retry" data-action="retry" class="inline">
-        ${tokenField(ctx)}<input name="reason" placeholder="reason" maxlength="1000" /><button type="submit">
-          retry
-        </button>
-      </form>`,
-    );
+  if (ACTIVE.has(state)) forms.push(form('cancel'));
+  if (RETRYABLE.has(state)) forms.push(form('retry'));
   return forms.length ? html`<div class="actions">${forms}</div>` : html``;
 }
 
@@ -567,11 +560,4 @@ export function jobsHref(q: JobQuery): string {
   if (q.page > 1) p.set('page', String(q.page));
   const s = p.toString();
   return s ? `/jobs?${s}` : '/jobs';
-}
-
-function ago(sec: number): string {
-  if (sec < 0) return `${-sec} s in the future`;
-  if (sec < 120) return `${sec} s ago`;
-  if (sec < 7200) return `${Math.round(sec / 60)} min ago`;
-  return `${Math.round(sec / 3600)} h ago`;
 }

@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.js';
 import { healthOf } from '../../ops/health.js';
 import { prometheusText } from '../../ops/prometheus.js';
 import type { PlaneStatus } from '../../ops/status.js';
+import { ago } from '../../time.js';
 import { homeOption, jsonOption } from '../options.js';
 import { printJson, printLines } from '../output.js';
 import { gatherStatus, noProbeOption, probeTimeoutOption } from '../plane-status.js';
@@ -115,11 +116,4 @@ export function statusLines(s: PlaneStatus): string[] {
     if (m.hint) out.push(`  ${m.hint}`);
   }
   return out;
-}
-
-function ago(sec: number): string {
-  if (sec < 0) return `${-sec} s in the future`;
-  if (sec < 120) return `${sec} s ago`;
-  if (sec < 7200) return `${Math.round(sec / 60)} min ago`;
-  return `${Math.round(sec / 3600)} h ago`;
 }
