@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { benchContext, type BenchContext } from './context.js';
 import { groupCommitFigure, singleAppendFigure } from './figures/append.js';
-import { drain1x1Figure, drain4x8Figure, drain4x8TableFigure } from './figures/drain.js';
+import { drain1x1Figure, drain4x8Figure } from './figures/drain.js';
 import { auditFigure, replayFigure } from './figures/fold.js';
 import { latencyFigure } from './figures/latency.js';
 import { modelLoopFigure } from './figures/model-loop.js';
@@ -38,7 +38,6 @@ const FIGURES: readonly { name: string; run: (ctx: BenchContext) => Promise<Entr
   { name: 'group-commit', run: groupCommitFigure },
   { name: 'drain-1x1', run: drain1x1Figure },
   { name: 'drain-4x8', run: drain4x8Figure },
-  { name: 'drain-4x8-table', run: drain4x8TableFigure },
   { name: 'latency', run: latencyFigure },
   { name: 'sandbox', run: sandboxFigure },
   { name: 'model-loop', run: modelLoopFigure },

@@ -32,7 +32,6 @@ interface Opts {
   unsandboxedOk?: boolean;
   quiet?: boolean;
   logFormat: 'text' | 'json';
-  engine: 'xstate' | 'table';
   daemon?: boolean;
   pidFile?: string;
   logFile?: string;
@@ -76,14 +75,6 @@ export function register(program: Program): void {
     .option(
       '--unenforced-network-ok',
       'with --unsandboxed-ok, run allow_network:false jobs even where the network cannot be cut (no unshare); the run header says so',
-    )
-    .addOption(
-      new Option(
-        '--engine <name>',
-        'how commands are decided: xstate (XState’s own transition, docs/spec.md §4) or table (the table compiled from the same machine: the same decisions, less CPU)',
-      )
-        .choices(['xstate', 'table'])
-        .default('xstate'),
     )
     .option('--quiet', 'log nothing but errors')
     .addOption(
@@ -150,21 +141,13 @@ exited with 2, or failed a start check, which --daemon runs itself first); stop 
         return;
       }
       // The runtime (sandbox, execa, handlers) loads only when a worker runs, not for every command.
-      const [
-        { jobRuntime, jobTypeSet },
-        { describeSandbox, whyCannotRun },
-        { prepareSandbox },
-        { Worker },
-        engine,
-      ] = await Promise.all([
-        import('../../jobs/index.js'),
-        import('../../sandbox/sandbox.js'),
-        import('../../sandbox/prepare.js'),
-        import('../../worker/worker.js'),
-        opts.engine === 'table'
-          ? import('../../../machines/job.table.js').then((m) => m.tableEngine)
-          : import('../../../machines/job.machine.js').then((m) => m.xstateEngine),
-      ]);
+      const [{ jobRuntime, jobTypeSet }, { describeSandbox, whyCannotRun }, { prepareSandbox }, { Worker }] =
+        await Promise.all([
+          import('../../jobs/index.js'),
+          import('../../sandbox/sandbox.js'),
+          import('../../sandbox/prepare.js'),
+          import('../../worker/worker.js'),
+        ]);
       const log = opts.quiet ? undefined : workLog(opts.logFormat, () => workerId);
       let workerId = opts.workerId ?? null;
       const sandbox = await prepareSandbox({
@@ -188,7 +171,6 @@ exited with 2, or failed a start check, which --daemon runs itself first); stop 
         maxIdleSec: opts.maxIdleSec,
         retry: { backoffBaseSec: opts.retryBackoffSec, backoffMaxSec: opts.retryBackoffMaxSec },
         graceSec: opts.graceSec,
-        engine,
         ...jobRuntime({ home: opts.home, sandbox, log, jobTypes: jobTypeSet(userJobTypes) }),
         log,
         presence: { refuses: { processes: refusal(true), processes_without_network: refusal(false) } },

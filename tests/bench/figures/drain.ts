@@ -26,10 +26,9 @@ async function drainOnce(
   slots: number,
   jobs: number,
   run: number,
-  engine: Engine,
 ): Promise<DrainRun> {
-  const home = ctx.dir(`drain-${workers}x${slots}-${engine}-${run}`);
-  const workspace = ctx.dir(`drain-ws-${workers}x${slots}-${engine}-${run}`);
+  const home = ctx.dir(`drain-${workers}x${slots}-${run}`);
+  const workspace = ctx.dir(`drain-ws-${workers}x${slots}-${run}`);
   const plane = Plane.open(home);
   const procs: ChildProcess[] = [];
   const errors: string[] = [];
@@ -43,8 +42,6 @@ async function drainOnce(
           home,
           '--workspace',
           workspace,
-          '--engine',
-          engine,
           '--worker-id',
           `bench-${w}`,
           '--slots',
@@ -105,30 +102,28 @@ async function drainOnce(
 /** A group-commit limit measured on the drain's own ledger when the group-commit figure did not run. */
 const groupCommitLimitHere = new Map<string, number>();
 
-/** `execplane work --engine`: XState's own transition (the default, docs/spec.md §4) or the compiled table. */
-type Engine = 'xstate' | 'table';
-
 async function drainFigure(
   ctx: BenchContext,
   workers: number,
   slots: number,
   jobs: number,
-  engine: Engine = 'xstate',
 ): Promise<Entry[]> {
   const runs = ctx.quick ? 1 : 3;
   const results: DrainRun[] = [];
-  for (let run = 0; run < runs; run++) results.push(await drainOnce(ctx, workers, slots, jobs, run, engine));
-  const name = `drain_${workers}x${slots}${engine === 'table' ? '_table' : ''}`;
+  for (let run = 0; run < runs; run++) results.push(await drainOnce(ctx, workers, slots, jobs, run));
+  const name = `drain_${workers}x${slots}`;
   const limit: Spread = groupCommitLimit ?? spread([groupCommitLimitHere.get(`${workers}x${slots}`)!]);
-  const targeted = workers === 4 && slots === 8 && engine === 'xstate';
+  const targeted = workers === 4 && slots === 8;
   return [
     entry({
       name,
-      figure: `drain: ${jobs.toLocaleString('en')} no-op agent_task jobs, ${workers} execplane work${engine === 'table' ? ' --engine table' : ''} × ${slots} slot(s), fsync on`,
+      figure: `drain: ${jobs.toLocaleString('en')} no-op agent_task jobs, ${workers} execplane work × ${slots} slot(s), fsync on`,
       unit: 'jobs/s',
       better: 'higher',
       ours: spread(results.map((r) => r.jobsPerSec)),
-      ...(targeted ? { target: '≥ 5,000 jobs/s', meets: ({ ours }: { ours: number }) => ours >= 5_000 } : {}),
+      ...(targeted
+        ? { target: '≥ 10,000 jobs/s', meets: ({ ours }: { ours: number }) => ours >= 10_000 }
+        : {}),
     }),
     entry({
       name: `${name}_events`,
@@ -144,5 +139,3 @@ async function drainFigure(
 
 export const drain1x1Figure = (ctx: BenchContext) => drainFigure(ctx, 1, 1, ctx.quick ? 200 : 2_000);
 export const drain4x8Figure = (ctx: BenchContext) => drainFigure(ctx, 4, 8, ctx.quick ? 2_000 : 20_000);
-export const drain4x8TableFigure = (ctx: BenchContext) =>
-  drainFigure(ctx, 4, 8, ctx.quick ? 2_000 : 20_000, 'table');
