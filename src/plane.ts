@@ -14,7 +14,7 @@ import type { PlaneState } from './core/plane-state.js';
 import { monotonicJobIds } from './ids.js';
 import { checkpointLines, loadCheckpoint, writeCheckpoint } from './ledger/checkpoint/checkpoint.js';
 import { planePaths, type PlanePaths } from './ledger/paths.js';
-import { LedgerStore, type TornTailMoved } from './ledger/store.js';
+import { LedgerStore, type Sealer, type TornTailMoved } from './ledger/store.js';
 import type { VerifyOptions } from './ledger/verify-pool.js';
 import { buildReport, type ReplayReport } from './replay/report.js';
 import { readEventAtSeq } from './ledger/seek.js';
@@ -22,11 +22,12 @@ import { LedgerWatch } from './ledger/watch.js';
 import { isFinal } from './core/final.js';
 import { jobInfo, type JobInfo } from './replay/job-info.js';
 import { JobWaits, type WaitOptions } from './replay/wait.js';
-import type { ClaimEvent, EvidenceFile, LedgerEvent } from './schema/types.generated.js';
+import type { ClaimEvent, EvidenceFile, LedgerEvent, StartEvent } from './schema/types.generated.js';
 import { BUILTIN_JOB_TYPE_SET } from './schema/builtin-job-types.js';
 import type { JobSpecInput, StoredJob } from './schema/job-spec.js';
 import { JobTypeSet, type JobTypeSchema } from './schema/job-types.js';
-import type { Clock } from './time.js';
+import { toTsUtc, type Clock } from './time.js';
+import { sha256Hex } from './canonical.js';
 
 /** A process that folded at least this many lines past the checkpoint writes a new one. */
 export const CHECKPOINT_INTERVAL_LINES = 10_000;
@@ -77,6 +78,28 @@ export interface ClaimRequest {
 }
 
 export type { StoredJob } from './schema/job-spec.js';
+
+/** A claim whose attempts start in the same commit (Plane.submitAndClaim). */
+export interface StartRequest extends ClaimRequest {
+  /**
+   * The run header of a claimed attempt (its file's text), built under the lock at the commit's
+   * time; the start sealed after the claim pins its SHA-256. It must not write anything: the
+   * commit is not yet durable. A header it throws on leaves that attempt claimed, not started.
+   */
+  readonly runHeader: (claim: ClaimEvent, job: StoredJob, tsUtc: string) => string;
+}
+
+/**
+ * What a claim under the lock took. C1: with a StartRequest, an attempt whose run header could be
+ * built is claimed and started in one commit (`started`): its run header is not on disk yet, and
+ * the worker writes it before anything of the attempt runs (src/worker/job-run.ts). Otherwise it
+ * is only claimed (`headerError` says why, when a header was asked for).
+ */
+export interface ClaimedAttempt {
+  readonly claim: ClaimEvent;
+  readonly started?: { readonly start: StartEvent; readonly job: StoredJob; readonly runHeader: string };
+  readonly headerError?: unknown;
+}
 
 export interface SubmitResult {
   readonly outcomes: readonly CommandOutcome[];
@@ -179,6 +202,20 @@ export class Plane {
   async submitEach(
     input: readonly Command[],
   ): Promise<{ results: EachResult[]; tornTailMoved: TornTailMoved | null }> {
+    const { results, tornTailMoved } = await this.submitAndClaim(input);
+    return { results, tornTailMoved };
+  }
+
+  /**
+   * submitEach, then — in the same commit, against the state those commands left (so the slots
+   * their `complete`s free count) — a claim as `claimNext` makes it, each claimed attempt
+   * started at once when `claim.runHeader` builds its run header (ClaimedAttempt). One write, one
+   * fdatasync for a worker's finished jobs and its next ones (docs/decisions.md, "Throughput").
+   */
+  async submitAndClaim(
+    input: readonly Command[],
+    claim?: StartRequest,
+  ): Promise<{ results: EachResult[]; attempts: ClaimedAttempt[]; tornTailMoved: TornTailMoved | null }> {
     const commands = input.map((c): Command | ExecplaneError => {
       try {
         return this.complete(c);
@@ -188,8 +225,8 @@ export class Plane {
       }
     });
     this.store.loadEnded(namedJobs(commands.filter((c): c is Command => !(c instanceof ExecplaneError))));
-    const { value, tornTailMoved } = await this.store.commit((tsMs, seal) =>
-      commands.map((command): EachResult => {
+    const { value, tornTailMoved } = await this.store.commit((tsMs, seal) => {
+      const results = commands.map((command): EachResult => {
         if (command instanceof ExecplaneError) return { ok: false, error: command };
         try {
           const d = decide(command, this.state, tsMs, this.ids);
@@ -209,9 +246,10 @@ export class Plane {
           if (err instanceof ExecplaneError) return { ok: false, error: err };
           throw err;
         }
-      }),
-    );
-    return { results: value, tornTailMoved };
+      });
+      return { results, attempts: claim ? this.claimUnderLock(claim, tsMs, seal) : [] };
+    });
+    return { ...value, tornTailMoved };
   }
 
   /**
@@ -219,16 +257,45 @@ export class Plane {
    * chosen under the lock against the current state so concurrent workers never collide.
    */
   async claimNext(request: ClaimRequest): Promise<ClaimEvent[]> {
-    const { value } = await this.store.commit((tsMs, seal) => {
-      const free = request.worker_slots - this.state.heldSlots(request.worker_id, tsMs);
-      const { worker_id, worker_slots, lease_sec } = request;
-      return pickClaims(this.state, tsMs, free, request.max_jobs, request.canRun).map((job_id) => {
-        const claim = { type: 'claim', job_id, worker_id, worker_slots, lease_sec } as const;
-        const d = decide(claim, this.state, tsMs, this.ids);
-        return seal((d as { body: EventBody }).body) as ClaimEvent;
-      });
+    const { value } = await this.store.commit((tsMs, seal) => this.claimUnderLock(request, tsMs, seal));
+    return value.map((a) => a.claim);
+  }
+
+  /**
+   * The claims of claimNext, under the lock; with `runHeader`, each claim's start too (C1 of
+   * ClaimedAttempt). A run header that cannot be built leaves its attempt claimed, not started.
+   */
+  private claimUnderLock(request: ClaimRequest | StartRequest, tsMs: number, seal: Sealer): ClaimedAttempt[] {
+    const free = request.worker_slots - this.state.heldSlots(request.worker_id, tsMs);
+    const { worker_id, worker_slots, lease_sec } = request;
+    const runHeader = 'runHeader' in request ? request.runHeader : undefined;
+    const tsUtc = toTsUtc(tsMs);
+    return pickClaims(this.state, tsMs, free, request.max_jobs, request.canRun).map((job_id) => {
+      const command = { type: 'claim', job_id, worker_id, worker_slots, lease_sec } as const;
+      const d = decide(command, this.state, tsMs, this.ids);
+      const claim = seal((d as { body: EventBody }).body) as ClaimEvent;
+      if (!runHeader) return { claim };
+      let header: string;
+      let job: StoredJob;
+      try {
+        job = this.jobSpec(job_id);
+        header = runHeader(claim, job, tsUtc);
+      } catch (err) {
+        return { claim, headerError: err };
+      }
+      const run_header_sha256 = sha256Hex(header);
+      const started = {
+        type: 'start',
+        job_id,
+        worker_id,
+        attempt: claim.attempt,
+        run_header_sha256,
+      } as const;
+      const start = seal(
+        (decide(started, this.state, tsMs, this.ids) as { body: EventBody }).body,
+      ) as StartEvent;
+      return { claim, started: { start, job, runHeader: header } };
     });
-    return value;
   }
 
   /** One reaper pass under the lock: expire lapsed leases, retry what may run again (reap.ts). */

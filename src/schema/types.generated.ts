@@ -65,7 +65,7 @@ export interface ClaimEvent {
   worker_slots: number;
 }
 /**
- * The lease holder starts running the job, after writing its run header.
+ * The lease holder starts running the job; run_header_sha256 pins the attempt's run header (evidence/<job_id>/attempt-<n>/run-header.json).
  */
 export interface StartEvent {
   v: 1;

@@ -1,7 +1,9 @@
 /**
- * One attempt of one job on this worker: run header, `start`, the handler under an AbortSignal
- * with heartbeats on a timer, then exactly one `complete` or `fail` — or nothing at all once the
- * lease is lost (invariant 2: a fenced-off worker never writes again for that attempt).
+ * One attempt of one job on this worker: run header and `start` (sealed in the claim's commit,
+ * C1 of Plane's ClaimedAttempt, or committed here for a claim without one), the handler under an
+ * AbortSignal with heartbeats on a timer, then exactly one `complete` or `fail` — or nothing at
+ * all once the lease is lost (invariant 2: a fenced-off worker never writes again for that
+ * attempt). The run header's file is written before anything of the attempt runs.
  *
  * Heartbeats run on their own timer (lease/3), independent of what the handler is doing, so a
  * long command keeps its lease (docs/spec.md §9: the predecessor beat only between steps). Any error
@@ -10,7 +12,7 @@
 import { canonicalJson, sha256Hex } from '../canonical.js';
 import type { Command } from '../core/commands.js';
 import type { PlaneState } from '../core/plane-state.js';
-import type { Plane, StoredJob } from '../plane.js';
+import type { ClaimedAttempt, Plane, StoredJob } from '../plane.js';
 import type {
   ClaimEvent,
   CompleteEvent,
@@ -88,6 +90,8 @@ export class JobRun {
   constructor(
     private readonly env: JobRunEnv,
     claim: ClaimEvent,
+    /** The attempt's start, when the claim's commit wrote it (C1 of ClaimedAttempt in plane.ts). */
+    private readonly started?: ClaimedAttempt['started'],
   ) {
     this.jobId = claim.job_id;
     this.attempt = claim.attempt;
@@ -160,15 +164,17 @@ export class JobRun {
         prepared = this.prepare();
       } catch (err) {
         // Setting up the attempt failed (spec unreadable, evidence not writable, …): the attempt
-        // still ends in the ledger — a fail from `claimed` — never as a lease left to lapse.
+        // still ends in the ledger — a fail — never as a lease left to lapse.
         return await this.finish(undefined, err, null);
       }
       const { job, dir, prefix, extra, headerFile } = prepared;
-      const start = await this.commit({
-        type: 'start',
-        ...this.fenced(),
-        run_header_sha256: headerFile.sha256,
-      });
+      const start =
+        this.started?.start ??
+        (await this.commit({
+          type: 'start',
+          ...this.fenced(),
+          run_header_sha256: headerFile.sha256,
+        }));
       if (!start) return this.lostEnd();
       this.env.onStart?.(start as StartEvent);
       const startedMs = env.clock.nowMs();
@@ -203,20 +209,25 @@ export class JobRun {
     }
   }
 
-  /** Reads the spec and writes the run header that `start` will pin. */
+  /**
+   * Writes the run header its start pins: the one the claim's commit built and pinned already
+   * (C1: on disk before anything of the attempt runs), or one built now, before `start`.
+   */
   private prepare() {
-    const { env } = this;
-    const job = env.plane.jobSpec(this.jobId);
+    const { env, started } = this;
+    const job = started?.job ?? env.plane.jobSpec(this.jobId);
     const { dir, prefix } = attemptEvidenceDir(env.evidenceRoot, this.jobId, this.attempt);
     const extra = env.runHeaderExtra(job);
-    const header = buildRunHeader({
-      job,
-      attempt: this.attempt,
-      workerId: env.workerId,
-      workspace: env.workspace,
-      writtenAtUtc: toTsUtc(env.clock.nowMs()),
-      extra,
-    });
+    const header =
+      started?.runHeader ??
+      buildRunHeader({
+        job,
+        attempt: this.attempt,
+        workerId: env.workerId,
+        workspace: env.workspace,
+        writtenAtUtc: toTsUtc(env.clock.nowMs()),
+        extra,
+      });
     const headerFile = writeEvidenceFile(dir, prefix, 'run-header.json', header);
     this.evidence.push(headerFile);
     return { job, dir, prefix, extra, headerFile };

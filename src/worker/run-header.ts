@@ -1,7 +1,9 @@
 /**
  * The run header: what a later reader needs to know about how an attempt ran (docs/spec.md §7) —
  * who ran it, with which version, on which workspace, under which validator, policy, budgets
- * and sandbox. Written before `start`, whose run_header_sha256 pins it.
+ * and sandbox. `start` pins its SHA-256 (run_header_sha256): a worker builds it under the lock of
+ * the commit that claims and starts the attempt, and writes its file before anything of the
+ * attempt runs (docs/decisions.md, "Throughput (issue 18)").
  */
 import { hostname } from 'node:os';
 import { canonicalJson, sha256Hex } from '../canonical.js';

@@ -3,8 +3,9 @@
  * reaps lapsed leases, obeys the kill switch and shutdown signals.
  *
  * W1. Nothing is claimed while the kill switch is on or after shutdown began.
- * W2. Claims are chosen under the append lock (Plane.claimNext), by priority then FIFO, as many
- *     as fit the free slots, in one commit.
+ * W2. Claims are chosen under the append lock (Plane.submitAndClaim), by priority then FIFO, as
+ *     many as fit the free slots, in one commit that also starts them and holds whatever else the
+ *     slots had to write — the ends of the attempts whose slots it fills (commit-batcher.ts, B1).
  * W3. An idle worker sleeps on fs.watch of the home (appends, kill switch) with a slow poll as
  *     fallback and timers for the next lease expiry or backoff end: ~0 CPU, ms wake-up.
  * W4. Every claimed job ends in exactly one of: complete, fail (any error, kill switch, shutdown,
@@ -29,7 +30,8 @@ import { EXIT_KILL_SWITCH, killSwitchState } from '../ops/kill-switch.js';
 import type { HeldPidFile } from '../ops/pid-file.js';
 import { registerWorker, type WorkerPresence } from '../ops/registry.js';
 import { VERSION } from '../version.js';
-import { Plane, type StoredJob } from '../plane.js';
+import { Plane, type ClaimedAttempt, type StartRequest, type StoredJob } from '../plane.js';
+import { buildRunHeader } from './run-header.js';
 import type { ErrorInfo, LedgerEvent } from '../schema/types.generated.js';
 import { systemClock, type Clock } from '../time.js';
 import { CommitBatcher } from './commit-batcher.js';
@@ -163,7 +165,10 @@ export class Worker extends WorkerEmitter {
     this.slots = options.slots ?? 1;
     this.leaseSec = options.leaseSec ?? DEFAULT_LEASE_SEC;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
-    this.batcher = new CommitBatcher(this.plane);
+    this.batcher = new CommitBatcher(this.plane, {
+      request: (finishing) => this.claimRequest(finishing),
+      claimed: (attempts) => this.startRuns(attempts),
+    });
     this.faults = new FaultState(this.workspace, this.paths.evidence, (m) => this.options.log?.(m));
   }
 
@@ -446,27 +451,58 @@ export class Worker extends WorkerEmitter {
     return pickClaims(this.plane.state, now, this.slots, 1, this.options.canRun).length > 0;
   }
 
-  /** Claims what fits the free slots (one commit) and starts running each claimed job. */
+  /**
+   * Claims what fits the free slots and starts running each claimed job: one commit, shared with
+   * whatever the slots have queued (B1 of commit-batcher.ts), which also starts the attempts (C1
+   * of Plane's ClaimedAttempt). Returns the runs it started.
+   */
   async claimOnce(): Promise<JobRun[]> {
-    if (this.stopping || killSwitchState(this.paths).on) return [];
+    if (this.claimRequest(new Set()) === undefined) return []; // nothing to claim: no commit
+    const before = new Set(this.runs.values());
+    await this.batcher.claim();
+    return [...this.runs.values()].filter((r) => !before.has(r));
+  }
+
+  /**
+   * What a commit of the batcher claims (ClaimHook.request): undefined when this worker claims
+   * nothing now (W1, --once spent, nothing it could claim, a fault of the machine), else as many
+   * jobs as fit the slots left once the `finishing` attempts end.
+   */
+  private claimRequest(finishing: ReadonlySet<string>): StartRequest | undefined {
+    if (this.stopping || (this.options.once && this.claimedAny) || killSwitchState(this.paths).on)
+      return undefined;
     let used = 0;
-    for (const r of this.runs.values()) used += r.slots;
+    for (const r of this.runs.values()) if (!finishing.has(r.jobId)) used += r.slots;
     const free = this.slots - used;
     const maxJobs = this.options.once ? 1 : free;
     const canRun = this.options.canRun;
-    if (pickClaims(this.plane.state, this.clock.nowMs(), free, maxJobs, canRun).length === 0) return [];
+    const now = this.clock.nowMs();
+    if (pickClaims(this.plane.state, now, free, maxJobs, canRun).length === 0) return undefined;
     // With work to claim, the machine is checked first (F2 of faults.ts): a fault already there
     // (a full disk, an unwritable evidence/) starts no attempt, so it costs no job an attempt.
-    if (!this.faults.mayClaim(this.clock.nowMs())) return [];
-    const claims = await this.plane.claimNext({
+    if (!this.faults.mayClaim(now)) return undefined;
+    const extra = this.options.runHeaderExtra ?? (() => ({}));
+    return {
       worker_id: this.workerId,
       worker_slots: this.slots,
       lease_sec: this.leaseSec,
       max_jobs: maxJobs,
       canRun,
-    });
-    const started: JobRun[] = [];
-    for (const claim of claims) {
+      runHeader: (claim, job, tsUtc) =>
+        buildRunHeader({
+          job,
+          attempt: claim.attempt,
+          workerId: this.workerId,
+          workspace: this.workspace,
+          writtenAtUtc: tsUtc,
+          extra: extra(job),
+        }),
+    };
+  }
+
+  /** Starts running each attempt a commit claimed (ClaimHook.claimed). */
+  private startRuns(attempts: readonly ClaimedAttempt[]): void {
+    for (const { claim, started } of attempts) {
       this.claimedAny = true;
       this.options.log?.(`claimed ${claim.job_id} (attempt ${claim.attempt})`, {
         job_id: claim.job_id,
@@ -504,6 +540,7 @@ export class Worker extends WorkerEmitter {
             this.tell({ type: 'started', job_id: ev.job_id, attempt: ev.attempt, seq: ev.seq }),
         },
         claim,
+        started,
       );
       this.runs.set(claim.job_id, run);
       void run.done.then((end) => {
@@ -523,9 +560,7 @@ export class Worker extends WorkerEmitter {
         this.tellEnd(end, claim.job_id, claim.attempt);
         this.wake();
       });
-      started.push(run);
     }
-    return started;
   }
 
   /** `completed`, `failed` or `lost`: the one end of an attempt (E1 of events.ts). */

@@ -8,6 +8,7 @@
  *   npm run bench -- --only drain,latency
  *   npm run bench -- --only reads        show, status and filtered replay on the big plane
  *   npm run bench -- --only ui           the web view's pages on the big plane
+ *   npm run bench -- --only scale        drains with 1/2/4/8 workers and on 10k/100k/1M-event planes
  *   npm run bench -- --save bench.json  the table, and the JSON object in a file
  * (`npm run -s bench -- --json` keeps npm's own "> execplane@… bench" banner off stdout.)
  */
@@ -24,6 +25,7 @@ import { modelLoopFigure } from './figures/model-loop.js';
 import { readsFigure } from './figures/reads.js';
 import { uiFigure } from './figures/ui.js';
 import { sandboxFigure } from './figures/sandbox.js';
+import { scaleFigure } from './figures/scale.js';
 import { warmStartFigure } from './figures/warm-start.js';
 import type { Entry } from './stats.js';
 
@@ -39,6 +41,7 @@ const FIGURES: readonly { name: string; run: (ctx: BenchContext) => Promise<Entr
   { name: 'drain-1x1', run: drain1x1Figure },
   { name: 'drain-4x8', run: drain4x8Figure },
   { name: 'latency', run: latencyFigure },
+  { name: 'scale', run: scaleFigure },
   { name: 'sandbox', run: sandboxFigure },
   { name: 'model-loop', run: modelLoopFigure },
 ];

@@ -6,6 +6,7 @@
  * implies an event rate, shown beside the group-commit limit.
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Plane } from '../../../src/plane.js';
 import { startCli, stop } from '../child.js';
@@ -18,16 +19,34 @@ import { diskLimit, groupCommitLimit } from './append.js';
 interface DrainRun {
   readonly jobsPerSec: number;
   readonly eventsPerSec: number;
+  /** The largest peak RSS of the workers (VmHWM), in MB. */
+  readonly workerRssMb: number;
 }
 
-async function drainOnce(
+export interface DrainOptions {
+  /** A home that already holds a plane (its history); default a new one. */
+  readonly home?: string;
+}
+
+/** The peak resident set of a live process (Linux's VmHWM), in MB; NaN where /proc has none. */
+function peakRssMb(pid: number | undefined): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+export async function drainOnce(
   ctx: BenchContext,
   workers: number,
   slots: number,
   jobs: number,
   run: number,
+  options: DrainOptions = {},
 ): Promise<DrainRun> {
-  const home = ctx.dir(`drain-${workers}x${slots}-${run}`);
+  const home = options.home ?? ctx.dir(`drain-${workers}x${slots}-${run}`);
   const workspace = ctx.dir(`drain-ws-${workers}x${slots}-${run}`);
   const plane = Plane.open(home);
   const procs: ChildProcess[] = [];
@@ -67,11 +86,15 @@ async function drainOnce(
         180_000,
         what,
       );
+    // What a plane with history already ended (options.home) is not the drain's.
+    watch.poll();
+    const ended = () => watch.count('complete') + watch.count('fail');
+    const history = { ended: ended(), fail: watch.count('fail') };
     // Warm-up: every worker up, its code hot, its slots exercised.
     await enqueue('warm', workers * slots * 4);
-    await completes(workers * slots * 4, 'the warm-up jobs');
+    await completes(history.ended + workers * slots * 4, 'the warm-up jobs');
     const before = {
-      complete: watch.count('complete'),
+      ended: ended(),
       events: [...watch.counts.values()].reduce((a, b) => a + b, 0),
     };
 
@@ -79,19 +102,21 @@ async function drainOnce(
     const t0 = process.hrtime.bigint();
     watch.poll();
     const enqueued = [...watch.counts.values()].reduce((a, b) => a + b, 0);
-    const t1 = await completes(before.complete + jobs, `${jobs} drained jobs`);
+    const t1 = await completes(before.ended + jobs, `${jobs} drained jobs`);
     const seconds = Number(t1 - t0) / 1e9;
     const events = [...watch.counts.values()].reduce((a, b) => a + b, 0) - enqueued;
-    if (watch.count('fail') > 0) throw new Error(`${watch.count('fail')} job(s) failed: ${errors.join('')}`);
+    const failed = watch.count('fail') - history.fail;
+    if (failed > 0) throw new Error(`${failed} job(s) failed: ${errors.join('')}`);
     ctx.log(
       `drain ${workers}×${slots} run ${run + 1}: ${jobs} jobs in ${seconds.toFixed(2)} s = ` +
         `${(jobs / seconds).toFixed(0)} jobs/s, ${(events / seconds).toFixed(0)} events/s`,
     );
-    if (!groupCommitLimitHere.has(`${workers}x${slots}`)) {
+    const workerRssMb = Math.max(...procs.map((p) => peakRssMb(p.pid)));
+    if (!options.home && !groupCommitLimitHere.has(`${workers}x${slots}`)) {
       const lines = ledgerLinesOf(join(home, 'jobs.jsonl'));
       groupCommitLimitHere.set(`${workers}x${slots}`, diskLimit(join(home, 'limit.jsonl'), lines, 64));
     }
-    return { jobsPerSec: jobs / seconds, eventsPerSec: events / seconds };
+    return { jobsPerSec: jobs / seconds, eventsPerSec: events / seconds, workerRssMb };
   } finally {
     await Promise.all(procs.map(stop));
     watch.close();
