@@ -9,6 +9,9 @@
  *   npm run bench -- --only reads        show, status and filtered replay on the big plane
  *   npm run bench -- --only ui           the web view's pages on the big plane
  *   npm run bench -- --only scale        drains with 1/2/4/8 workers and on 10k/100k/1M-event planes
+ *   npm run bench -- --peers             the table, and BullMQ beside it (the Redis at
+ *                                       EXECPLANE_BENCH_REDIS_URL, default 127.0.0.1:6379)
+ *   npm run bench -- --only drain-4x8,latency,peers   ours and BullMQ's, side by side
  *   npm run bench -- --save bench.json  the table, and the JSON object in a file
  * (`npm run -s bench -- --json` keeps npm's own "> execplane@… bench" banner off stdout.)
  */
@@ -26,11 +29,16 @@ import { readsFigure } from './figures/reads.js';
 import { uiFigure } from './figures/ui.js';
 import { sandboxFigure } from './figures/sandbox.js';
 import { scaleFigure } from './figures/scale.js';
+import { peerRatios, peersFigure } from './figures/peers.js';
 import { warmStartFigure } from './figures/warm-start.js';
 import type { Entry } from './stats.js';
 
-/** In run order: group commit before drain, whose implied event rate it is compared with. */
-const FIGURES: readonly { name: string; run: (ctx: BenchContext) => Promise<Entry[]> }[] = [
+/**
+ * In run order: group commit before drain, whose implied event rate it is compared with; the
+ * peers after the figures of ours they stand beside. `optIn` figures run only when named
+ * (`--peers`, `--only peers`).
+ */
+const FIGURES: readonly { name: string; run: (ctx: BenchContext) => Promise<Entry[]>; optIn?: boolean }[] = [
   { name: 'replay', run: replayFigure },
   { name: 'audit', run: auditFigure },
   { name: 'warm-start', run: warmStartFigure },
@@ -42,6 +50,7 @@ const FIGURES: readonly { name: string; run: (ctx: BenchContext) => Promise<Entr
   { name: 'drain-4x8', run: drain4x8Figure },
   { name: 'latency', run: latencyFigure },
   { name: 'scale', run: scaleFigure },
+  { name: 'peers', run: peersFigure, optIn: true },
   { name: 'sandbox', run: sandboxFigure },
   { name: 'model-loop', run: modelLoopFigure },
 ];
@@ -52,6 +61,7 @@ interface Options {
   save?: string;
   only?: string[];
   keep?: boolean;
+  peers?: boolean;
 }
 
 const program = new Command('bench')
@@ -70,6 +80,7 @@ const program = new Command('bench')
     ],
   )
   .option('--save <file>', 'also write the JSON object to this file')
+  .option('--peers', 'also run the peers (BullMQ on the local Redis) beside our figures')
   .option('--keep', 'keep the temporary directory (ledgers, planes) and print its path')
   .showHelpAfterError();
 
@@ -84,8 +95,10 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  const chosen = FIGURES.filter(
-    (f) => !opts.only || opts.only.some((n) => f.name === n || f.name.startsWith(`${n}-`)),
+  const named = (f: (typeof FIGURES)[number]) =>
+    opts.only?.some((n) => f.name === n || f.name.startsWith(`${n}-`)) ?? false;
+  const chosen = FIGURES.filter((f) =>
+    f.optIn ? named(f) || (opts.peers && (!opts.only || opts.only.length === 0)) : !opts.only || named(f),
   );
   const root = mkdtempSync(join(tmpdir(), 'execplane-bench-'));
   const started = performance.now();
@@ -97,6 +110,7 @@ async function main(): Promise<number> {
       log(`— ${f.name}`);
       entries.push(...(await f.run(ctx)));
     }
+    entries.push(...peerRatios(entries));
   } finally {
     if (opts.keep) log(`kept ${root}`);
     else rmSync(root, { recursive: true, force: true });

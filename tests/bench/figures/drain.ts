@@ -23,6 +23,9 @@ interface DrainRun {
   readonly workerRssMb: number;
 }
 
+/** How often the drain's observer reads the ledger at most (LedgerWatch.until). */
+const OBSERVER_INTERVAL_MS = 10;
+
 export interface DrainOptions {
   /** A home that already holds a plane (its history); default a new one. */
   readonly home?: string;
@@ -85,6 +88,7 @@ export async function drainOnce(
         },
         180_000,
         what,
+        OBSERVER_INTERVAL_MS,
       );
     // What a plane with history already ended (options.home) is not the drain's.
     watch.poll();
@@ -163,4 +167,6 @@ async function drainFigure(
 }
 
 export const drain1x1Figure = (ctx: BenchContext) => drainFigure(ctx, 1, 1, ctx.quick ? 200 : 2_000);
-export const drain4x8Figure = (ctx: BenchContext) => drainFigure(ctx, 4, 8, ctx.quick ? 2_000 : 20_000);
+/** The 4 × 8 drain's job count, which the peers figure (peers.ts) drains too. */
+export const DRAIN_4X8_JOBS = (quick: boolean) => (quick ? 2_000 : 20_000);
+export const drain4x8Figure = (ctx: BenchContext) => drainFigure(ctx, 4, 8, DRAIN_4X8_JOBS(ctx.quick));
