@@ -3,8 +3,9 @@
  *
  * Both the write path (decide a command before appending its event) and replay (fold the
  * ledger) run events through this machine, so nothing can be written that replay would reject.
- * The write path runs it with XState's own pure `initialTransition` / `transition`
- * (`xstateEngine` below). Folding what is written — replay, catch-up, audit — runs the
+ * The write path runs it with XState's own `getInitialSnapshot` / `transition` — what its pure
+ * `initialTransition` / `transition` helpers run — in one shared actor scope (`xstateEngine`
+ * below). Folding what is written — replay, catch-up, audit — runs the
  * transition table compiled from this definition (job.compile.ts → job.table.json →
  * job.table.ts; what each costs: docs/benchmarks.md). The two are held equal by a differential
  * property test, and by the plane and worker property tests, whose writers decide with both
@@ -24,7 +25,7 @@
  * workers ends failed, it never loops. Guards: see job.guards.ts (invariants 1–7).
  */
 import { produce } from 'immer';
-import { assign, initialTransition, setup, transition } from 'xstate';
+import { assign, createActor, setup, type AnyStateMachine } from 'xstate';
 import { guardRules, type GuardName } from './job.guards.js';
 import { tableEngine } from './job.table.js';
 import type { JobContext, JobMachineEvent, JobMachineInput, JobRecord, MachineEngine } from './job.types.js';
@@ -172,19 +173,48 @@ export const jobMachine = setup({
 export type JobMachine = typeof jobMachine;
 
 /**
- * XState's own pure step: the job after `event`, or undefined when the machine does not accept
- * it in the job's state. XState returns the snapshot it was given when no transition is taken;
- * the differential test (T3 of job.table.ts) would catch an upgrade that stopped doing so.
+ * The actor scope every step runs in: the one XState's pure `transition()` / `initialTransition()`
+ * build for each call (an unstarted actor, a system of its own, no-op `defer`, `emit` and action
+ * executor), built once. Building it is most of what a step cost (an actor, a system and the
+ * machine's initial snapshot per call; docs/decisions.md, "The job machine decides and
+ * replays"); sharing it is safe because the machine has no children, invokes, delays or
+ * emitted events — nothing a step could leave in the scope — and job.compile.ts refuses a machine
+ * that grows any. The actions a step resolves are its `assign`s, which XState applies to the
+ * snapshot it returns; like our callers of the pure helpers, nothing here executes others.
+ */
+let stepScope: Parameters<JobMachine['transition']>[2] | undefined;
+function scope(): Parameters<JobMachine['transition']>[2] {
+  if (stepScope) return stepScope;
+  // Without input, as XState's inert scope is made: its initial context is INERT_CONTEXT (above).
+  const self = createActor(jobMachine as AnyStateMachine);
+  return (stepScope = {
+    self,
+    id: '',
+    sessionId: '',
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    system: self.system,
+    stopChild: () => {},
+    actionExecutor: () => {},
+  });
+}
+
+/**
+ * XState's own step (the machine's `transition`, what the pure `transition()` helper runs): the
+ * job after `event`, or undefined when the machine does not accept it in the job's state. XState
+ * returns the snapshot it was given when no transition is taken; the differential test (T3 of
+ * job.table.ts) would catch an upgrade that stopped doing so.
  */
 export function machineStep(job: JobRecord, event: JobMachineEvent): JobRecord | undefined {
   const snapshot = jobMachine.resolveState({ value: job.value, context: job.context });
-  const [next] = transition(jobMachine, snapshot, event);
+  const next = jobMachine.transition(snapshot, event, scope());
   return next === snapshot ? undefined : { value: next.value, context: next.context };
 }
 
-/** XState's own initial step for an enqueue (`initialTransition`). */
+/** XState's own initial step for an enqueue (what `initialTransition` runs). */
 export function machineInitial(input: JobMachineInput): JobRecord {
-  const [snapshot] = initialTransition(jobMachine, input);
+  const snapshot = jobMachine.getInitialSnapshot(scope(), input);
   return { value: snapshot.value, context: snapshot.context };
 }
 

@@ -106,7 +106,7 @@ export interface Refusal {
 
 /**
  * How a job's events are run through the job machine: the compiled table (`tableEngine` in
- * job.table.ts, what folding uses) or XState's own pure transition (`xstateEngine` in
+ * job.table.ts, what folding uses) or XState's own transition (`xstateEngine` in
  * job.machine.ts, what the write path uses) — the same decisions (T3 of job.table.ts).
  */
 export interface MachineEngine {

@@ -41,7 +41,7 @@ export interface OpenOptions {
   /** Fold only up to this seq (time travel); such a plane is read-only. */
   readonly atSeq?: number;
   /**
-   * How commands are decided: by default with XState's own pure `transition` on the job machine
+   * How commands are decided: by default with XState's own `transition` on the job machine
    * (`xstateEngine`, docs/spec.md §4); `tableEngine` (machines/job.table.ts) runs the transition
    * table compiled from the same machine, which folding uses — the same decisions (a differential
    * property test holds them equal) for less CPU per event (docs/benchmarks.md).

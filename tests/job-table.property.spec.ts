@@ -10,7 +10,7 @@ import { EVENT_TYPES } from '../src/schema/names.js';
 import { describe, expect, it } from 'vitest';
 import { and, assign, setup, type AnyStateMachine } from 'xstate';
 import { initialTransition, transition } from 'xstate';
-import { checkAll, jobMachine } from '../machines/job.machine.js';
+import { checkAll, jobMachine, xstateEngine } from '../machines/job.machine.js';
 import { compileJobTable } from '../machines/job.compile.js';
 import { initialJob, TABLE_SPEC, tableEngineFor, transitionJob } from '../machines/job.table.js';
 import type { JobContext, JobMachineEvent, JobRecord } from '../machines/job.types.js';
@@ -152,7 +152,7 @@ function machineEvent(step: Step, c: JobContext, seq: number, prevMs: number): J
 }
 
 describe('the compiled job table (T3)', () => {
-  it('accepts, refuses and updates exactly as XState’s transition() on jobMachine', () => {
+  it('accepts, refuses and updates exactly as XState’s transition() on jobMachine, as does the write path’s xstateEngine (one shared actor scope)', () => {
     const seen = new Set<string>();
     fc.assert(
       fc.property(specArb, fc.array(stepArb, { minLength: 1, maxLength: 40 }), (s, steps) => {
@@ -185,8 +185,10 @@ describe('the compiled job table (T3)', () => {
         const input = { ev: enqueue, spec_sha256: specDigest(job) };
         let [snap] = initialTransition(jobMachine, input);
         let record: JobRecord = initialJob(input);
+        let written: JobRecord = xstateEngine.initial(input);
         expect(record.value).toBe(snap.value);
         expect(record.context).toStrictEqual(snap.context);
+        expect(written).toStrictEqual({ value: snap.value, context: snap.context });
 
         let tsMs = T0;
         steps.forEach((step, i) => {
@@ -194,14 +196,18 @@ describe('the compiled job table (T3)', () => {
           tsMs = mev.ts_ms;
           const [next] = transition(jobMachine, snap, mev);
           const compiled = transitionJob(record, mev);
+          const stepped = xstateEngine.step(written, mev);
           const xstateAccepted = next !== snap;
           expect(compiled !== undefined, `${step.type} in ${record.value}`).toBe(xstateAccepted);
+          expect(stepped !== undefined, `write path: ${step.type} in ${record.value}`).toBe(xstateAccepted);
           seen.add(`${record.value}:${step.type}:${xstateAccepted ? 'accepted' : 'refused'}`);
           if (compiled) {
             expect(compiled.value).toBe(next.value);
             expect(compiled.context).toStrictEqual(next.context);
+            expect(stepped).toStrictEqual({ value: next.value, context: next.context });
             snap = next;
             record = compiled;
+            written = stepped!;
           }
         });
       }),

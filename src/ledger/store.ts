@@ -108,7 +108,7 @@ export interface LedgerStoreOptions {
     readonly prefix?: readonly PrefixSegment[];
   };
   /**
-   * How `commit` runs the job machine to decide: XState's own pure transition unless told
+   * How `commit` runs the job machine to decide: XState's own transition unless told
    * otherwise (docs/spec.md §4; `writeEngine`).
    */
   readonly engine?: MachineEngine;
@@ -520,9 +520,9 @@ function openRegular(path: string, flags: number): number {
 let xstate: Promise<MachineEngine> | undefined;
 
 /**
- * The write path's default engine: XState's own pure `initialTransition` / `transition` on the job
- * machine (docs/spec.md §4), loaded on a process's first commit — so `head`, `replay`, `show` and
- * `audit`, which fold with the compiled table and never write, never load XState
+ * The write path's default engine: XState's own transition on the job machine (`xstateEngine`,
+ * docs/spec.md §4), loaded on a process's first commit — so `head`, `replay`, `show` and `audit`,
+ * which fold with the compiled table and never write, never load XState
  * (docs/decisions.md, "Startup").
  */
 function writeEngine(): Promise<MachineEngine> {
