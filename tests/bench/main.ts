@@ -15,6 +15,7 @@
  *   npm run bench -- --save bench.json  the table, and the JSON object in a file
  * (`npm run -s bench -- --json` keeps npm's own "> execplane@… bench" banner off stdout.)
  */
+import { fileCachesState } from './file-caches.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +125,7 @@ async function main(): Promise<number> {
       memory_gb: Math.round(totalmem() / 2 ** 30),
       node: process.version,
       platform: `${process.platform} ${process.arch}`,
+      ...(fileCachesState() ? { file_caches: fileCachesState() } : {}),
     },
     ratio_is:
       'how close ours comes to the limit: ours/limit for rates, limit/ours for durations (1.0 = the limit)',
@@ -168,6 +170,7 @@ function table(entries: readonly Entry[], seconds: number, quick: boolean): stri
     ),
     '',
     `${quick ? '--quick run' : 'full run'} in ${seconds} s; ratio = ours/limit for rates, limit/ours for durations.`,
+    ...(fileCachesState() ? [`the kernel's file caches: ${fileCachesState()}.`] : []),
     '',
   ].join('\n');
 }

@@ -5,6 +5,7 @@
  * in the ledger. Each job costs the ledger three events (claim, start, complete), so the drain
  * implies an event rate, shown beside the group-commit limit.
  */
+import { dropFileCaches } from '../file-caches.js';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -94,7 +95,9 @@ export async function drainOnce(
     watch.poll();
     const ended = () => watch.count('complete') + watch.count('fail');
     const history = { ended: ended(), fail: watch.count('fail') };
-    // Warm-up: every worker up, its code hot, its slots exercised.
+    // Warm-up: every worker up, its code hot, its slots exercised — on file caches that hold no
+    // earlier deletions (file-caches.ts).
+    dropFileCaches((m) => ctx.log(m));
     await enqueue('warm', workers * slots * 4);
     await completes(history.ended + workers * slots * 4, 'the warm-up jobs');
     const before = {
