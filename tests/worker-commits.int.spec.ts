@@ -146,15 +146,17 @@ describe('a worker’s commits', () => {
     }
   });
 
-  test('a run header that cannot be built leaves that attempt claimed, not started: it fails with the error, the others of its commit run', async () => {
+  test('a run header that cannot be built leaves that attempt claimed, not started: it fails with the error, the others of its commit run; the facts are gathered once per attempt', async () => {
     const home = tmp();
     (
       await enqueueAll(home, [agentSpec({ job_id: 'job-badhead1' }), agentSpec({ job_id: 'job-goodhead1' })])
     ).close();
+    const calls = new Map<string, number>();
     const { exit } = startWorker(home, async () => ({ result: { ok: true } }), {
       maxIdleSec: 0.2,
       slots: 2,
       runHeaderExtra: (job) => {
+        calls.set(job.job_id, (calls.get(job.job_id) ?? 0) + 1);
         if (job.job_id === 'job-badhead1') throw new Error('no facts for this one');
         return { note: 'ok' };
       },
@@ -171,5 +173,8 @@ describe('a worker’s commits', () => {
       'start',
       'complete',
     ]);
+    // The header's facts are gathered once per attempt, under the lock: the good attempt reuses
+    // them, the bad one fails with the error they threw there.
+    expect(Object.fromEntries(calls)).toEqual({ 'job-badhead1': 1, 'job-goodhead1': 1 });
   });
 });

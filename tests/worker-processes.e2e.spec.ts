@@ -3,7 +3,8 @@
  * middle of jobs, a worker paused past its lease, the kill switch, SIGTERM. Bounded: every loop
  * has a count, every wait a deadline; nothing asserts how fast anything was.
  */
-import { closeSync, openSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execa } from 'execa';
 import fsx from 'fs-native-extensions';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -147,6 +148,62 @@ describe('execplane work processes', () => {
       if (job.state !== 'complete') expect(job).toMatchObject({ state: 'failed', attempt: job.max_attempts });
     }
     await auditClean(p.home);
+  });
+
+  test('kill -9 between the commit that claims and starts an attempt and its run header: the attempt lapses, is retried and completes once; audit --evidence clean', async () => {
+    // The window of C1 (src/plane.ts): the claim and the start are durable, the header file is
+    // not yet written. The worker is held inside it by FIFOs at the names its first evidence
+    // write will use (writeEvidenceFile's `<file>.tmp-<pid>-<n>`): opening one for writing blocks
+    // until a reader comes, which never does.
+    const p = plane();
+    const jobId = 'job-crashwindow1';
+    const attemptDir = join(planePaths(p.home).evidence, jobId, 'attempt-1');
+    const args = ['--slots', '1', '--lease-sec', '1', '--retry-backoff-sec', '0.05', '--quiet'];
+    const first = startWorkProcess(p.home, p.workspace, [...args, '--worker-id', 'w1']);
+    mkdirSync(attemptDir, { recursive: true });
+    const fifos = Array.from({ length: 8 }, (_, i) =>
+      join(attemptDir, `run-header.json.tmp-${first.pid}-${i + 1}`),
+    );
+    await execa('mkfifo', fifos);
+    await enqueue(p.home, [agentSpec({ job_id: jobId, max_attempts: 3 })]);
+    const events = await waitForLedger(p.ledger, (evs) => count(evs, 'start', jobId) === 1);
+    const claim = events.find((e) => e.event === 'claim' && e.job_id === jobId)!;
+    const start = events.find((e) => e.event === 'start' && e.job_id === jobId)!;
+    // One commit: the start right after its claim, at the commit's one time.
+    expect(start.seq).toBe(claim.seq + 1);
+    expect(start.ts_utc).toBe(claim.ts_utc);
+    await sleep(300);
+    expect(first.exitCode).toBeNull(); // still held in the window
+    expect(existsSync(join(attemptDir, 'run-header.json'))).toBe(false);
+    first.kill('SIGKILL');
+    await first;
+    for (const f of fifos) rmSync(f);
+
+    const second = await startWorkProcess(p.home, p.workspace, [
+      ...args,
+      '--max-idle-sec',
+      '2',
+      '--worker-id',
+      'w2',
+    ]);
+    expect(second.exitCode, second.stderr).toBe(0);
+    const after = ledgerEvents(p.ledger);
+    const mine = after
+      .filter((e) => e.job_id === jobId)
+      .map((e) => `${e.event}:${'attempt' in e ? e.attempt : ''}`);
+    expect(mine).toEqual([
+      'enqueue:',
+      'claim:1',
+      'start:1',
+      'expire:1',
+      'retry:2',
+      'claim:2',
+      'start:2',
+      'complete:2',
+    ]);
+    expect(existsSync(join(attemptDir, 'run-header.json'))).toBe(false);
+    const audit = await cli(['audit', '--home', p.home, '--evidence', '--json']);
+    expect(audit.exitCode, audit.stdout + audit.stderr).toBe(0);
   });
 
   test('pause: a worker stopped past its lease loses the job to another; after SIGCONT everything it writes for it is refused', async () => {

@@ -92,6 +92,15 @@ export class JobRun {
     claim: ClaimEvent,
     /** The attempt's start, when the claim's commit wrote it (C1 of ClaimedAttempt in plane.ts). */
     private readonly started?: ClaimedAttempt['started'],
+    /**
+     * What building the header under the lock left: the runtime facts it put in the header (so
+     * they are computed once, and the handler sees the same), or why it could not be built (the
+     * attempt then fails from `claimed` with that error, as a header built here would).
+     */
+    private readonly underLock: {
+      readonly extra?: Record<string, unknown>;
+      readonly headerError?: unknown;
+    } = {},
   ) {
     this.jobId = claim.job_id;
     this.attempt = claim.attempt;
@@ -161,6 +170,7 @@ export class JobRun {
     try {
       let prepared: ReturnType<JobRun['prepare']>;
       try {
+        if ('headerError' in this.underLock) throw this.underLock.headerError;
         prepared = this.prepare();
       } catch (err) {
         // Setting up the attempt failed (spec unreadable, evidence not writable, …): the attempt
@@ -217,7 +227,7 @@ export class JobRun {
     const { env, started } = this;
     const job = started?.job ?? env.plane.jobSpec(this.jobId);
     const { dir, prefix } = attemptEvidenceDir(env.evidenceRoot, this.jobId, this.attempt);
-    const extra = env.runHeaderExtra(job);
+    const extra = (started && this.underLock.extra) || env.runHeaderExtra(job);
     const header =
       started?.runHeader ??
       buildRunHeader({

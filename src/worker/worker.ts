@@ -32,7 +32,7 @@ import { registerWorker, type WorkerPresence } from '../ops/registry.js';
 import { VERSION } from '../version.js';
 import { Plane, type ClaimedAttempt, type StartRequest, type StoredJob } from '../plane.js';
 import { buildRunHeader } from './run-header.js';
-import type { ErrorInfo, LedgerEvent } from '../schema/types.generated.js';
+import type { ClaimEvent, ErrorInfo, LedgerEvent } from '../schema/types.generated.js';
 import { systemClock, type Clock } from '../time.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { JobAbort } from './errors.js';
@@ -123,6 +123,8 @@ export class Worker extends WorkerEmitter {
   private readonly retry: RetryPolicy;
   private readonly batcher: CommitBatcher;
   private readonly runs = new Map<string, JobRun>();
+  /** The runtime facts each header built under the lock holds (claimRequest), read by startRuns. */
+  private readonly headerExtras = new WeakMap<ClaimEvent, Record<string, unknown>>();
   private readonly workspace: string;
   private stopping = false;
   private claimedAny = false;
@@ -482,27 +484,36 @@ export class Worker extends WorkerEmitter {
     // (a full disk, an unwritable evidence/) starts no attempt, so it costs no job an attempt.
     if (!this.faults.mayClaim(now)) return undefined;
     const extra = this.options.runHeaderExtra ?? (() => ({}));
+    const extras = this.headerExtras;
     return {
       worker_id: this.workerId,
       worker_slots: this.slots,
       lease_sec: this.leaseSec,
       max_jobs: maxJobs,
       canRun,
-      runHeader: (claim, job, tsUtc) =>
-        buildRunHeader({
+      runHeader: (claim, job, tsUtc) => {
+        const facts = extra(job);
+        extras.set(claim, facts);
+        return buildRunHeader({
           job,
           attempt: claim.attempt,
           workerId: this.workerId,
           workspace: this.workspace,
           writtenAtUtc: tsUtc,
-          extra: extra(job),
-        }),
+          extra: facts,
+        });
+      },
     };
   }
 
   /** Starts running each attempt a commit claimed (ClaimHook.claimed). */
   private startRuns(attempts: readonly ClaimedAttempt[]): void {
-    for (const { claim, started } of attempts) {
+    for (const { claim, started, ...rest } of attempts) {
+      const extra = this.headerExtras.get(claim);
+      const underLock = {
+        ...(extra ? { extra } : {}),
+        ...('headerError' in rest ? { headerError: rest.headerError } : {}),
+      };
       this.claimedAny = true;
       this.options.log?.(`claimed ${claim.job_id} (attempt ${claim.attempt})`, {
         job_id: claim.job_id,
@@ -541,6 +552,7 @@ export class Worker extends WorkerEmitter {
         },
         claim,
         started,
+        underLock,
       );
       this.runs.set(claim.job_id, run);
       void run.done.then((end) => {
