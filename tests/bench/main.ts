@@ -9,9 +9,11 @@
  *   npm run bench -- --only reads        show, status and filtered replay on the big plane
  *   npm run bench -- --only ui           the web view's pages on the big plane
  *   npm run bench -- --only scale        drains with 1/2/4/8 workers and on 10k/100k/1M-event planes
- *   npm run bench -- --peers             the table, and BullMQ beside it (the Redis at
- *                                       EXECPLANE_BENCH_REDIS_URL, default 127.0.0.1:6379)
- *   npm run bench -- --only drain-4x8,latency,peers   ours and BullMQ's, side by side
+ *   npm run bench -- --peers             the table, and the peers beside it: BullMQ (the Redis at
+ *                                       EXECPLANE_BENCH_REDIS_URL, default 127.0.0.1:6379),
+ *                                       graphile-worker and pg-boss (the PostgreSQL at
+ *                                       EXECPLANE_BENCH_PG_URL, default 127.0.0.1:5432/test)
+ *   npm run bench -- --only drain-4x8,latency,peers   ours and the peers', side by side
  *   npm run bench -- --save bench.json  the table, and the JSON object in a file
  * (`npm run -s bench -- --json` keeps npm's own "> execplane@… bench" banner off stdout.)
  */
@@ -31,6 +33,7 @@ import { uiFigure } from './figures/ui.js';
 import { sandboxFigure } from './figures/sandbox.js';
 import { scaleFigure } from './figures/scale.js';
 import { peerRatios, peersFigure } from './figures/peers.js';
+import { pgPeersFigure } from './figures/peers-pg.js';
 import { warmStartFigure } from './figures/warm-start.js';
 import type { Entry } from './stats.js';
 
@@ -52,6 +55,7 @@ const FIGURES: readonly { name: string; run: (ctx: BenchContext) => Promise<Entr
   { name: 'latency', run: latencyFigure },
   { name: 'scale', run: scaleFigure },
   { name: 'peers', run: peersFigure, optIn: true },
+  { name: 'peers-pg', run: pgPeersFigure, optIn: true },
   { name: 'sandbox', run: sandboxFigure },
   { name: 'model-loop', run: modelLoopFigure },
 ];
@@ -81,7 +85,10 @@ const program = new Command('bench')
     ],
   )
   .option('--save <file>', 'also write the JSON object to this file')
-  .option('--peers', 'also run the peers (BullMQ on the local Redis) beside our figures')
+  .option(
+    '--peers',
+    'also run the peers (BullMQ on the local Redis, graphile-worker and pg-boss on the local PostgreSQL) beside our figures',
+  )
   .option('--keep', 'keep the temporary directory (ledgers, planes) and print its path')
   .showHelpAfterError();
 

@@ -74,17 +74,19 @@ export async function peersFigure(ctx: BenchContext): Promise<Entry[]> {
   return out;
 }
 
-/** Ours beside BullMQ for each figure both have in this run (`ours/BullMQ` as the ratio). */
+/** Ours beside each peer for each figure both have in this run (`ours/peer` as the ratio). */
 export function peerRatios(entries: readonly Entry[]): Entry[] {
   const byName = new Map(entries.map((e) => [e.name, e]));
   const pairs = [
-    ['drain_4x8', 'peer_bullmq_drain_4x8_fsync_always', 'higher', 'BullMQ, appendfsync always'],
-    ['drain_4x8', 'peer_bullmq_drain_4x8_no_persistence', 'higher', 'BullMQ, persistence off'],
-    ['latency_p50', 'peer_bullmq_latency_p50', 'lower', 'BullMQ, appendfsync always'],
-    ['latency_p99', 'peer_bullmq_latency_p99', 'lower', 'BullMQ, appendfsync always'],
+    ['drain_4x8', 'peer_bullmq_drain_4x8_fsync_always', 'higher', 'BullMQ, appendfsync always', 'BullMQ'],
+    ['drain_4x8', 'peer_bullmq_drain_4x8_no_persistence', 'higher', 'BullMQ, persistence off', 'BullMQ'],
+    ['latency_p50', 'peer_bullmq_latency_p50', 'lower', 'BullMQ, appendfsync always', 'BullMQ'],
+    ['latency_p99', 'peer_bullmq_latency_p99', 'lower', 'BullMQ, appendfsync always', 'BullMQ'],
+    ['drain_4x8', 'peer_graphile_worker_drain_4x8', 'higher', 'graphile-worker', 'graphile-worker'],
+    ['drain_4x8', 'peer_pg_boss_drain_4x8', 'higher', 'pg-boss', 'pg-boss'],
   ] as const;
   const out: Entry[] = [];
-  for (const [ours, peer, better, what] of pairs) {
+  for (const [ours, peer, better, what, who] of pairs) {
     const a = byName.get(ours);
     const b = byName.get(peer);
     if (!a || !b) continue;
@@ -97,7 +99,7 @@ export function peerRatios(entries: readonly Entry[]): Entry[] {
         ours: { median: a.ours, min: a.min, max: a.max, runs: a.runs },
         limit: { median: b.ours, min: b.min, max: b.max, runs: b.runs },
         limitIs: `${what}, same machine, same run`,
-        target: better === 'higher' ? 'ahead of BullMQ' : 'below BullMQ',
+        target: better === 'higher' ? `ahead of ${who}` : `below ${who}`,
         meets: ({ ratio }) => ratio !== null && ratio > 1,
       }),
     );
@@ -174,26 +176,24 @@ function startWorkers(
   concurrency: number,
   starts = false,
 ): Promise<ChildProcess[]> {
-  return Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ChildProcess>((resolve, reject) => {
-          const args = [queue, REDIS_URL, String(concurrency), ...(starts ? ['--starts'] : [])];
-          const p = fork(benchScript('bullmq-worker'), args, {
-            stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-          });
-          p.once('error', reject);
-          p.once('exit', (code) => reject(new Error(`a BullMQ worker exited (${code}) before it was ready`)));
-          p.on('message', (m) => {
-            if (m === 'ready') resolve(p);
-          });
-        }),
-    ),
-  );
+  const args = [queue, REDIS_URL, String(concurrency), ...(starts ? ['--starts'] : [])];
+  return Promise.all(Array.from({ length: n }, () => forkReady('bullmq-worker', args, 'a BullMQ worker')));
 }
 
-async function stopWorkers(procs: readonly ChildProcess[]): Promise<void> {
+/** A peer's worker process (a bench script), once it said `ready` over IPC. */
+export function forkReady(script: string, args: readonly string[], what: string): Promise<ChildProcess> {
+  return new Promise<ChildProcess>((resolve, reject) => {
+    const p = fork(benchScript(script), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    p.once('error', reject);
+    p.once('exit', (code) => reject(new Error(`${what} exited (${code}) before it was ready`)));
+    p.on('message', (m) => {
+      if (m === 'ready') resolve(p);
+    });
+  });
+}
+
+/** Asks each peer worker to stop; kills what has not exited 5 s later. */
+export async function stopWorkers(procs: readonly ChildProcess[]): Promise<void> {
   await Promise.all(
     procs.map(
       (p) =>
