@@ -96,8 +96,8 @@ export async function latencyFigure(ctx: BenchContext): Promise<Entry[]> {
       ours: at(ours, 50),
       limit: at(limit, 50),
       limitIs: 'fs.watch wake-up of another process for an appended line, p50',
-      target: '≤ 2 ms',
-      meets: ({ ours: ms }) => ms <= 2,
+      target: '≤ 1 ms', // issue 18 (the bench issue asked ≤ 2 ms)
+      meets: ({ ours: ms }) => ms <= 1,
     }),
     entry({
       name: 'latency_p99',
@@ -107,8 +107,8 @@ export async function latencyFigure(ctx: BenchContext): Promise<Entry[]> {
       ours: at(ours, 99),
       limit: at(limit, 99),
       limitIs: 'fs.watch wake-up of another process for an appended line, p99',
-      target: '≤ 10 ms',
-      meets: ({ ours: ms }) => ms <= 10,
+      target: '≤ 5 ms', // issue 18 (the bench issue asked ≤ 10 ms)
+      meets: ({ ours: ms }) => ms <= 5,
     }),
   ];
 }
